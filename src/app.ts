@@ -1,0 +1,128 @@
+import { swaggerUI } from '@hono/swagger-ui';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { createTurnRegistry, type TurnRegistry } from './chat/turn-registry.js';
+import type { Config } from './config/schema.js';
+import { AppError } from './errors.js';
+import { errorResponse, jsonBodies, notFound, onError } from './http/errors.js';
+import { healthRoutes } from './http/routes/health.js';
+import { sessionRoutes } from './http/routes/sessions.js';
+import { userRequestRoutes } from './http/routes/user-request.js';
+import { security } from './http/security.js';
+import type { ChatModel } from './llm/chat-model.js';
+import type { Logger } from './logger.js';
+import type { DirectoryGuard } from './sessions/directory-guard.js';
+import { createSessionService, type SessionService } from './sessions/session-service.js';
+import type { SessionStore } from './store/session-store.js';
+
+/** The configuration the core reads; `currentDirectory` is resolved by the entry. */
+export type AppConfig = Config & { currentDirectory: string };
+
+export interface AppDependencies {
+  config: AppConfig;
+  store: SessionStore;
+  /** The model adapter of each provider. */
+  models: (provider: 'ollama' | 'openai') => ChatModel;
+  directories: DirectoryGuard;
+  logger: Logger;
+  version: string;
+  /** State of each configured MCP server, for `/health`. */
+  mcpStatus?: () => Record<string, 'connected' | 'failed' | 'disabled'>;
+  now?: () => number;
+  newSessionId?: () => string;
+  newRequestId?: () => string;
+}
+
+/** What the routes use: the dependencies plus the services built on them. */
+export interface Services {
+  config: AppConfig;
+  sessions: SessionService;
+  turns: TurnRegistry;
+  models: AppDependencies['models'];
+  logger: Logger;
+  version: string;
+  mcpStatus: () => Record<string, 'connected' | 'failed' | 'disabled'>;
+  newRequestId: () => string;
+}
+
+/** 256 random bits, base64url: 43 characters of `[A-Za-z0-9_-]`. */
+export function randomSessionId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
+}
+
+/** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
+export function createApp(dependencies: AppDependencies) {
+  const { config, logger } = dependencies;
+  const now = dependencies.now ?? Date.now;
+  const services: Services = {
+    config,
+    logger,
+    version: dependencies.version,
+    models: dependencies.models,
+    mcpStatus: dependencies.mcpStatus ?? (() => ({})),
+    newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
+    turns: createTurnRegistry(),
+    sessions: createSessionService({
+      store: dependencies.store,
+      directories: dependencies.directories,
+      ttlMilliseconds: config.sessionTtl,
+      requireSessionId: config.requireSessionId,
+      newSessionId: dependencies.newSessionId ?? randomSessionId,
+      now,
+      defaults: {
+        provider: config.provider,
+        model: config.model,
+        temperature: config.temperature,
+        contextWindowSize: config.contextWindowSize,
+        stream: config.stream,
+        currentDirectory: config.currentDirectory,
+        systemPrompt: config.systemPrompt,
+      },
+    }),
+  };
+
+  const app = new OpenAPIHono({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const details = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+      const summary = details
+        .map((detail) => (detail.path ? `${detail.path}: ${detail.message}` : detail.message))
+        .join('; ');
+      return errorResponse(c, new AppError(400, 'invalid_request', `Invalid request: ${summary}`, details));
+    },
+  });
+
+  app.onError(onError(logger));
+  app.notFound(notFound(() => app.routes));
+  for (const handler of security({
+    host: config.host,
+    authToken: config.authToken,
+    allowedHosts: config.allowedHosts,
+    corsOrigins: config.corsOrigin,
+  })) {
+    app.use(handler);
+  }
+  for (const handler of jsonBodies(config.maxBodyBytes)) app.use(handler);
+
+  healthRoutes(app, services);
+  sessionRoutes(app, services);
+  userRequestRoutes(app, services);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'llm-chat-server',
+      version: dependencies.version,
+      description: 'Chat with an LLM whose MCP tools run only with a human approval.',
+    },
+    ...(config.authToken ? { security: [{ bearer: [] }] } : {}),
+  });
+  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'llm-chat-server API' }));
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

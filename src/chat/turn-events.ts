@@ -1,0 +1,89 @@
+import { z } from 'zod';
+
+export const toolSchema = z.object({
+  name: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+  server: z.string(),
+});
+
+export const toolCallRecordSchema = z.object({
+  request_id: z.string(),
+  name: z.string(),
+  arguments: z.record(z.string(), z.unknown()),
+  server: z.string(),
+  status: z.enum(['executed', 'denied', 'pending']),
+  result: z.string().optional(),
+  is_error: z.boolean().optional(),
+});
+
+export const usageResponseSchema = z.object({
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+});
+
+/** The JSON response of `/user_request` and `/approve`, and the data of the SSE `done` event. */
+export const turnResponseSchema = z.object({
+  request_id: z.string().describe('id of this turn, or of the tool call awaiting approval'),
+  requires_approval: z.boolean(),
+  tool: toolSchema.nullable().describe('the tool call awaiting approval, or null'),
+  message: z.string().describe('assistant text of this step (the final answer when requires_approval is false)'),
+  model: z.string(),
+  role: z.literal('assistant'),
+  session_id: z.string(),
+  tool_calls: z.array(toolCallRecordSchema).describe('tool calls of this turn so far'),
+  usage: usageResponseSchema.describe('tokens used by this turn'),
+  stopped: z.boolean().optional().describe('present and true when POST /stop ended the turn'),
+});
+
+export const errorDataSchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+});
+
+/**
+ * Everything a turn emits, in order: `session` first; then `token`s, tool events; then exactly one
+ * `done` or `error`. One union serves the SSE writer (event name = `event`, data = `data`), the JSON
+ * response (the `done` data) and the docs.
+ */
+export const turnEventSchema = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('session'), data: z.object({ session_id: z.string(), request_id: z.string() }) }),
+  /** One assistant text delta. */
+  z.object({ event: z.literal('token'), data: z.object({ content: z.string() }) }),
+  /** A tool call needs a human's decision through POST /approve. */
+  z.object({
+    event: z.literal('approval_required'),
+    data: z.object({ request_id: z.string(), tool: toolSchema, message: z.string() }),
+  }),
+  /** A tool starts running. */
+  z.object({
+    event: z.literal('tool_call'),
+    data: z.object({ request_id: z.string(), tool: toolSchema, approved_by: z.enum(['user', 'policy']) }),
+  }),
+  /** The MCP server reported progress of a running tool. */
+  z.object({
+    event: z.literal('tool_progress'),
+    data: z.object({
+      request_id: z.string(),
+      progress: z.number(),
+      total: z.number().optional(),
+      message: z.string().optional(),
+    }),
+  }),
+  /** A tool finished, failed or was denied. */
+  z.object({
+    event: z.literal('tool_result'),
+    data: z.object({
+      request_id: z.string(),
+      tool: z.object({ name: z.string(), server: z.string() }),
+      content: z.string(),
+      is_error: z.boolean(),
+    }),
+  }),
+  /** The turn ended normally (or waits for approval); data is the JSON response. */
+  z.object({ event: z.literal('done'), data: turnResponseSchema }),
+  /** The turn failed; nothing follows. `status` is the HTTP status in JSON mode (not sent over SSE). */
+  z.object({ event: z.literal('error'), data: errorDataSchema, status: z.number().int() }),
+]);
+
+export type TurnEvent = z.infer<typeof turnEventSchema>;
+export type TurnResponse = z.infer<typeof turnResponseSchema>;
+export type ToolCallRecord = z.infer<typeof toolCallRecordSchema>;

@@ -1,0 +1,28 @@
+import { AppError } from '../errors.js';
+
+/**
+ * The turns running in this process, one per session at most. Holds each turn's AbortController
+ * so that a later stop can reach it.
+ */
+export function createTurnRegistry() {
+  const running = new Map<string, AbortController>();
+  return {
+    /** Claims the session for a new turn; 409 `turn_in_progress` if one runs. */
+    begin(sessionId: string): AbortController {
+      if (running.has(sessionId)) {
+        throw new AppError(409, 'turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
+      }
+      const controller = new AbortController();
+      running.set(sessionId, controller);
+      return controller;
+    },
+    end(sessionId: string, controller: AbortController) {
+      if (running.get(sessionId) === controller) running.delete(sessionId);
+    },
+    isRunning(sessionId: string): boolean {
+      return running.has(sessionId);
+    },
+  };
+}
+
+export type TurnRegistry = ReturnType<typeof createTurnRegistry>;

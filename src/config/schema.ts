@@ -1,0 +1,106 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((value, context) => {
+  const milliseconds = typeof value === 'number' ? value : parseDuration(value);
+  if (milliseconds === undefined) {
+    context.addIssue({ code: 'custom', message: `"${value}" is not a duration; write e.g. 30s, 5m, 1h or 250ms` });
+    return z.NEVER;
+  }
+  return milliseconds;
+});
+
+const url = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+const list = z.array(z.string().min(1)).default([]);
+
+/**
+ * Every setting of the server, with its default: the one home of defaults. Values arrive as
+ * strings (from flags, env or .env) or typed (from tests); durations are held in milliseconds.
+ */
+export const configSchema = z.object({
+  apiKey: z.string().min(1).optional().describe('API key sent to the LLM as a bearer token'),
+  model: z.string().min(1).default('qwen2.5-coder:latest').describe('model for new sessions'),
+  port: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535, 'must be a port from 0 to 65535')
+    .default(8000)
+    .describe('port to listen on (0: any free port)'),
+  host: z.string().min(1).default('127.0.0.1').describe('address to bind'),
+  provider: z
+    .enum(['ollama', 'openai'], { error: 'must be "ollama" or "openai"' })
+    .default('ollama')
+    .describe('LLM provider for new sessions'),
+  openaiBaseUrl: url.default('https://openrouter.ai/api/v1').describe('base URL of the OpenAI-compatible API'),
+  ollamaBaseUrl: url.default('http://localhost:11434').describe('base URL of Ollama'),
+  serversConfig: z.string().min(1).default('config/servers.json').describe('MCP servers file (mcpServers format)'),
+  currentDirectory: z.string().min(1).optional().describe("working directory of new sessions (default: the process's)"),
+  contextWindowSize: z.coerce
+    .number()
+    .int()
+    .positive('must be a whole number above 0')
+    .default(2048)
+    .describe('context window in tokens'),
+  temperature: z.coerce
+    .number()
+    .min(0, 'must be from 0 to 2')
+    .max(2, 'must be from 0 to 2')
+    .default(0.7)
+    .describe('sampling temperature'),
+  stream: z.boolean().default(false).describe('stream answers as Server-Sent Events by default'),
+  authToken: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('bearer token every route but /health requires (required off loopback)'),
+  systemPrompt: z.string().optional().describe('system prompt for new sessions (default: built in)'),
+  allowDirectory: list.describe('more roots a session directory may lie in (repeatable)'),
+  requireSessionId: z.boolean().default(false).describe('no default-session fallback'),
+  sessionTtl: duration.default(24 * 3_600_000).describe('idle session expiry'),
+  maxInputChars: z.coerce.number().int().positive().default(100_000).describe('longest input'),
+  maxBodyBytes: z.coerce.number().int().positive().default(1_048_576).describe('largest request body in bytes'),
+  approvalTimeout: duration.default(300_000).describe('how long an open stream waits for decisions'),
+  approvalTtl: duration.default(3_600_000).describe('when a pending approval expires'),
+  resumeGrace: duration.default(30_000).describe('how long a turn outlives its last client'),
+  autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
+  maxToolRounds: z.coerce.number().int().positive().default(25).describe('model calls that request tools, per turn'),
+  maxToolResultChars: z.coerce.number().int().positive().default(32_000).describe('longer tool results are truncated'),
+  upstreamTimeout: duration
+    .pipe(z.number().positive('must be above 0'))
+    .default(120_000)
+    .describe('no byte from the LLM for this long is an error'),
+  allowedHosts: list.describe('Host values accepted besides loopback names (repeatable)'),
+  corsOrigin: list.describe('origins allowed to call from a browser (repeatable)'),
+  store: z.enum(['memory'], { error: 'must be "memory"' }).default('memory').describe('session store'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('debug, info, warn or error'),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+/** Where a setting comes from besides its key: its CLI flag and env variable. */
+export interface OptionNames {
+  flag: string;
+  env: string;
+}
+
+const originalEnvNames: Partial<Record<ConfigKey, string>> = {
+  apiKey: 'LLM_API_KEY',
+  model: 'LLM_MODEL',
+  provider: 'LLM_PROVIDER',
+};
+
+const kebab = (key: string) => key.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+
+export const optionNames = Object.fromEntries(
+  (Object.keys(configSchema.shape) as ConfigKey[]).map((key) => {
+    const flag = kebab(key);
+    const env = originalEnvNames[key] ?? flag.replace(/-/g, '_').toUpperCase();
+    return [key, { flag, env }];
+  }),
+) as Record<ConfigKey, OptionNames>;
+
+export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly']);
+export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedHosts', 'corsOrigin']);

@@ -1,0 +1,66 @@
+import { readFile, stat } from 'node:fs/promises';
+import { serve } from '@hono/node-server';
+import packageJson from '../../package.json' with { type: 'json' };
+import { createApp } from '../app.js';
+import { loadConfig } from '../config/load-config.js';
+import { isLoopback } from '../http/security.js';
+import { createModels } from '../llm/create-models.js';
+import { createLogger } from '../logger.js';
+import { createNodeDirectoryGuard } from '../node/directory-guard.js';
+import { createMemoryStore } from '../store/memory-store.js';
+
+function fail(message: string): never {
+  process.stderr.write(`llm-chat-server: ${message}\n`);
+  process.exit(2);
+}
+
+const dotenv = await readFile('.env', 'utf8').catch(() => undefined);
+const loaded = loadConfig({ argv: process.argv.slice(2), env: process.env, dotenv, cwd: process.cwd() });
+if (loaded.kind === 'help') {
+  process.stdout.write(`${loaded.text}\n`);
+  process.exit(0);
+}
+if (loaded.kind === 'error') fail(loaded.message);
+const { config, explicit } = loaded;
+const currentDirectory = config.currentDirectory ?? process.cwd();
+
+if (!isLoopback(config.host) && !config.authToken) {
+  fail(`--host ${config.host} is not a loopback address; set --auth-token (or AUTH_TOKEN) to bind it.`);
+}
+const directory = await stat(currentDirectory).catch(() => undefined);
+if (!directory?.isDirectory()) fail(`--current-directory: "${currentDirectory}" is not an existing directory.`);
+if (explicit.has('serversConfig')) {
+  await readFile(config.serversConfig, 'utf8').catch((error: NodeJS.ErrnoException) =>
+    fail(`--servers-config: cannot read "${config.serversConfig}" (${error.code}); fix the path or leave it unset.`),
+  );
+}
+
+const logger = createLogger({
+  level: config.logLevel,
+  write: (line) => process.stderr.write(`${line}\n`),
+  secrets: [config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+});
+
+const app = createApp({
+  config: { ...config, currentDirectory },
+  store: createMemoryStore(),
+  models: createModels(config),
+  directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
+  logger,
+  version: packageJson.version,
+});
+
+const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+  const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  logger.info(`listening on http://${host}:${info.port}`, { provider: config.provider, model: config.model });
+});
+server.on('error', (error: NodeJS.ErrnoException) =>
+  fail(`cannot listen on ${config.host}:${config.port} (${error.code}).`),
+);
+
+const shutdown = () => {
+  server.close();
+  process.exit(0);
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);

@@ -1,0 +1,73 @@
+import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { AppError, errorBody, toAppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export function errorResponse(c: Context, error: AppError) {
+  return c.json(errorBody(error), error.status as ContentfulStatusCode);
+}
+
+export function onError(logger: Logger): ErrorHandler {
+  return (error, c) => {
+    if (error instanceof HTTPException && error.status === 400) {
+      // Hono's validator throws this for a body that is not JSON.
+      return errorResponse(c, new AppError(400, 'invalid_request', 'The request body is not valid JSON.'));
+    }
+    if (!(error instanceof AppError)) {
+      logger.error('unhandled error', { method: c.req.method, path: c.req.path, error: String(error) });
+    }
+    return errorResponse(c, toAppError(error));
+  };
+}
+
+/** 404 for unknown paths, 405 with `Allow` for a known path asked with another method. */
+export function notFound(routes: () => Array<{ method: string; path: string }>): NotFoundHandler {
+  return (c) => {
+    const methods = routes()
+      .filter((route) => route.path === c.req.path && route.method !== 'ALL')
+      .map((route) => route.method);
+    if (methods.length > 0) {
+      c.header('Allow', [...new Set(methods)].join(', '));
+      return errorResponse(
+        c,
+        new AppError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}.`),
+      );
+    }
+    return errorResponse(c, new AppError(404, 'not_found', `There is no route ${c.req.method} ${c.req.path}.`));
+  };
+}
+
+/**
+ * POST bodies: at most `maxBytes` (413, with or without Content-Length) and JSON (415 otherwise).
+ * An empty body stands for `{}`, so `curl -X POST /start_session` works.
+ */
+export function jsonBodies(maxBytes: number): MiddlewareHandler[] {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new AppError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes (--max-body-bytes).`);
+    },
+  });
+  const contentType: MiddlewareHandler = async (c, next) => {
+    const length = c.req.header('content-length');
+    if (!c.req.raw.body || length === '0') {
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete('content-length');
+      headers.set('content-type', 'application/json');
+      c.req.raw = new Request(c.req.raw, { body: '{}', headers });
+      return next();
+    }
+    const type = c.req.header('content-type') ?? '';
+    if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+      throw new AppError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+    }
+    await next();
+  };
+  const onlyPost =
+    (handler: MiddlewareHandler): MiddlewareHandler =>
+    (c, next) =>
+      c.req.method === 'POST' ? handler(c, next) : next();
+  return [onlyPost(limit), onlyPost(contentType)];
+}

@@ -1,0 +1,27 @@
+import type { z } from '@hono/zod-openapi';
+import { errorResponseSchema } from './schemas.js';
+
+export const jsonContent = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
+
+const errorDescriptions: Record<number, string> = {
+  400: 'Invalid request (details name the fields), invalid or conflicting session id',
+  401: 'Missing or wrong bearer token',
+  403: 'Directory, Host or Origin not allowed',
+  404: 'Unknown session',
+  409: 'A turn is running, or approvals are pending',
+  413: 'Body larger than --max-body-bytes',
+  415: 'Body is not application/json',
+  502: 'The LLM answered with an error',
+  503: 'The LLM could not be reached',
+  504: 'The LLM sent nothing for --upstream-timeout',
+};
+
+/** OpenAPI entries for the error statuses a route can answer, all with the one error body. */
+export function errorResponses<S extends number>(...statuses: S[]) {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: errorDescriptions[status], content: jsonContent(errorResponseSchema) },
+    ]),
+  ) as Record<S, { description: string; content: ReturnType<typeof jsonContent<typeof errorResponseSchema>> }>;
+}

@@ -1,0 +1,40 @@
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import type { Services } from '../../app.js';
+import { errorResponses, jsonContent } from '../openapi.js';
+import { sessionQuerySchema, sessionStateSchema, startSessionBodySchema } from '../schemas.js';
+import { requestedSessionId } from '../session-id.js';
+import { sessionState } from '../session-state.js';
+
+const startSession = createRoute({
+  method: 'post',
+  path: '/start_session',
+  summary: 'Start a session; it becomes the default session',
+  request: { body: { content: jsonContent(startSessionBodySchema), required: true } },
+  responses: {
+    201: { description: 'The new session', content: jsonContent(sessionStateSchema) },
+    ...errorResponses(400, 403, 413, 415),
+  },
+});
+
+const getSessionState = createRoute({
+  method: 'get',
+  path: '/session_state',
+  summary: "A session's settings, history, pending approvals and tools",
+  request: { query: sessionQuerySchema },
+  responses: {
+    200: { description: 'The session', content: jsonContent(sessionStateSchema) },
+    ...errorResponses(400, 404),
+  },
+});
+
+export function sessionRoutes(app: OpenAPIHono, services: Services) {
+  app.openapi(startSession, async (c) => {
+    const record = await services.sessions.start(c.req.valid('json'));
+    return c.json(sessionState(record, false), 201);
+  });
+
+  app.openapi(getSessionState, async (c) => {
+    const record = await services.sessions.resolve(requestedSessionId(c));
+    return c.json(sessionState(record, services.turns.isRunning(record.id)), 200);
+  });
+}

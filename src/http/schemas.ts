@@ -1,0 +1,64 @@
+import { z } from '@hono/zod-openapi';
+import { errorDataSchema, toolSchema, turnResponseSchema } from '../chat/turn-events.js';
+import { chatMessageSchema, usageSchema } from '../sessions/session-record.js';
+
+export const sessionIdField = z
+  .string()
+  .optional()
+  .describe('the session to use; without it, the default session (see API.md)');
+
+export const startSessionBodySchema = z.object({
+  current_directory: z.string().min(1).optional().describe('inside --current-directory or an --allow-directory'),
+  llm_provider: z.enum(['ollama', 'openai']).optional(),
+  model: z.string().min(1).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  context_window_size: z.number().int().positive().optional(),
+  stream: z.boolean().optional().describe("default for this session's requests"),
+  system_prompt: z.string().optional(),
+});
+
+export function userRequestBodySchema(maxInputChars: number) {
+  return z.object({
+    input: z
+      .string()
+      .min(1, 'input must not be empty')
+      .max(maxInputChars, `input is longer than ${maxInputChars} characters`),
+    session_id: sessionIdField,
+    stream: z.boolean().optional().describe('stream the answer as Server-Sent Events'),
+  });
+}
+
+export const sessionQuerySchema = z.object({ session_id: sessionIdField });
+
+export const sessionStateSchema = z.object({
+  session_id: z.string(),
+  provider: z.enum(['ollama', 'openai']),
+  model: z.string(),
+  current_directory: z.string(),
+  temperature: z.number(),
+  context_window_size: z.number().int(),
+  stream: z.boolean(),
+  status: z.enum(['idle', 'running', 'awaiting_approval']),
+  messages: z.array(chatMessageSchema),
+  pending_approvals: z.array(z.object({ request_id: z.string(), tool: toolSchema })),
+  tools: z.array(
+    z.object({ name: z.string(), server: z.string(), description: z.string(), requires_approval: z.boolean() }),
+  ),
+  usage: usageSchema,
+  context: z.object({ window: z.number().int(), used_tokens: z.number().int() }),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const healthSchema = z.object({
+  status: z.literal('ok'),
+  version: z.string(),
+  provider: z.string(),
+  model: z.string(),
+  mcp: z.record(z.string(), z.enum(['connected', 'failed', 'disabled'])),
+});
+
+export const errorResponseSchema = errorDataSchema;
+export { turnResponseSchema };
+
+export type SessionState = z.infer<typeof sessionStateSchema>;

@@ -1,0 +1,90 @@
+import type { MiddlewareHandler } from 'hono';
+import { cors } from 'hono/cors';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import { AppError } from '../errors.js';
+
+export interface SecurityOptions {
+  /** The address the server is bound to: the Host check applies while it is a loopback one. */
+  host: string;
+  authToken?: string;
+  /** Host values accepted besides loopback names. */
+  allowedHosts: string[];
+  /** Origins allowed to call from a browser; they alone get CORS headers. */
+  corsOrigins: string[];
+}
+
+const loopbackHostname = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/i;
+
+export const isLoopback = (hostname: string) => loopbackHostname.test(hostname);
+
+function hostnameOf(host: string): string {
+  if (host.startsWith('[')) return host.slice(0, host.indexOf(']') + 1);
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** GET routes that start or resume work, which a hostile page must not trigger cross-site. */
+const workStartingGets = new Set(['/user_request', '/events']);
+
+/**
+ * The checks of API.md's Security section, in order: Host (DNS rebinding), CORS for listed
+ * origins, Origin, cross-site GETs that start work, and the bearer token.
+ */
+export function security(options: SecurityOptions): MiddlewareHandler[] {
+  const checkHost = isLoopback(options.host) || options.host === 'localhost';
+  const allowedHosts = new Set(options.allowedHosts.map((host) => host.toLowerCase()));
+  const corsOrigins = new Set(options.corsOrigins);
+
+  const hostAndOrigin: MiddlewareHandler = async (c, next) => {
+    const url = new URL(c.req.url);
+    const host = (c.req.header('host') ?? url.host).toLowerCase();
+    if (checkHost && !isLoopback(hostnameOf(host)) && !allowedHosts.has(host) && !allowedHosts.has(hostnameOf(host))) {
+      throw new AppError(403, 'forbidden_host', `Host "${host}" is not accepted; list it with --allowed-hosts.`);
+    }
+    const origin = c.req.header('origin');
+    const allowedOrigin = origin !== undefined && (origin === `${url.protocol}//${host}` || corsOrigins.has(origin));
+    if (origin !== undefined && !allowedOrigin) {
+      throw new AppError(403, 'forbidden_origin', `Origin "${origin}" is not allowed; list it with --cors-origin.`);
+    }
+    if (
+      c.req.method === 'GET' &&
+      workStartingGets.has(c.req.path) &&
+      c.req.header('sec-fetch-site') === 'cross-site' &&
+      !allowedOrigin
+    ) {
+      throw new AppError(
+        403,
+        'forbidden_origin',
+        'A cross-site request may not start work; list its origin with --cors-origin.',
+      );
+    }
+    await next();
+  };
+
+  const handlers: MiddlewareHandler[] = [hostAndOrigin];
+  if (corsOrigins.size > 0) {
+    handlers.push(
+      cors({
+        origin: (origin) => (corsOrigins.has(origin) ? origin : null),
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Id', 'Last-Event-ID'],
+        allowMethods: ['GET', 'POST', 'OPTIONS'],
+        maxAge: 600,
+      }),
+    );
+  }
+  const token = options.authToken;
+  if (token) {
+    handlers.push(async (c, next) => {
+      if (c.req.method === 'GET' && c.req.path === '/health') return next();
+      const header = c.req.header('authorization');
+      let given = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
+      if (given === undefined && c.req.method === 'GET') given = c.req.query('access_token');
+      if (given === undefined || !(await timingSafeEqual(given, token))) {
+        c.header('WWW-Authenticate', 'Bearer');
+        throw new AppError(401, 'unauthorized', 'Send the server\'s token as "Authorization: Bearer <token>".');
+      }
+      await next();
+    });
+  }
+  return handlers;
+}

@@ -1,0 +1,63 @@
+/** A call of a tool, as the model asked for it. */
+export interface ToolCall {
+  /** The provider's id for the call (synthesised when the provider sends none, as older Ollama). */
+  id: string;
+  name: string;
+  /** The arguments, parsed. Arguments the model sent as invalid JSON are kept in `invalidArguments`. */
+  arguments: Record<string, unknown>;
+  /** The raw argument text when it was not a JSON object; the call then must not run. */
+  invalidArguments?: string;
+}
+
+/** One message of a conversation, in the provider-neutral form the store keeps. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+  /** Only on assistant messages that ask for tools. */
+  tool_calls?: ToolCall[];
+  /** Only on tool messages: the call this is the result of. */
+  tool_call_id?: string;
+  /** Only on tool messages: the tool's name (Ollama's `tool_name`). */
+  name?: string;
+}
+
+/** A tool the model may call: its name and JSON Schema for the arguments. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+}
+
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  temperature: number;
+  /** Ollama's `num_ctx`; OpenAI-compatible APIs have no such parameter. */
+  contextWindowSize: number;
+  tools?: ToolDefinition[];
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+}
+
+/** What a model stream yields, in order: text deltas and tool calls, then exactly one `finish`. */
+export type ModelEvent =
+  | { type: 'text'; text: string }
+  | { type: 'tool_call'; call: ToolCall }
+  | { type: 'finish'; reason: string; usage?: Usage };
+
+/**
+ * The port to an LLM. One adapter per wire format (OpenAI chat completions, Ollama `/api/chat`);
+ * each maps its provider's chunks to `ModelEvent` and its failures to `AppError`
+ * (`upstream_error` 502, `upstream_unavailable` 503, `upstream_timeout` 504) in one place.
+ */
+export interface ChatModel {
+  readonly provider: 'ollama' | 'openai';
+  /**
+   * Streams one model call. Aborting `signal` ends the upstream request; the iterator then throws
+   * the signal's reason. Going longer than the upstream timeout without a byte throws 504.
+   */
+  stream(request: ChatRequest, signal: AbortSignal): AsyncIterable<ModelEvent>;
+}

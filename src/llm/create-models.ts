@@ -1,0 +1,38 @@
+import type { ChatModel } from './chat-model.js';
+import { createOllamaModel } from './ollama-model.js';
+import { createOpenAiModel } from './openai-model.js';
+
+export interface ModelsOptions {
+  ollamaBaseUrl: string;
+  openaiBaseUrl: string;
+  apiKey?: string;
+  upstreamTimeout: number;
+  /** Client retries for the OpenAI adapter (default 1). */
+  openaiMaxRetries?: number;
+}
+
+/** One adapter per provider, made on first use and then shared by every session. */
+export function createModels(options: ModelsOptions): (provider: 'ollama' | 'openai') => ChatModel {
+  const made = new Map<string, ChatModel>();
+  const make = (provider: 'ollama' | 'openai') =>
+    provider === 'ollama'
+      ? createOllamaModel({
+          baseUrl: options.ollamaBaseUrl,
+          apiKey: options.apiKey,
+          timeoutMilliseconds: options.upstreamTimeout,
+        })
+      : createOpenAiModel({
+          baseUrl: options.openaiBaseUrl,
+          apiKey: options.apiKey,
+          timeoutMilliseconds: options.upstreamTimeout,
+          maxRetries: options.openaiMaxRetries,
+        });
+  return (provider) => {
+    let model = made.get(provider);
+    if (!model) {
+      model = make(provider);
+      made.set(provider, model);
+    }
+    return model;
+  };
+}

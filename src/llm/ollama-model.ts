@@ -1,0 +1,117 @@
+import { type Message, Ollama, type Tool } from 'ollama/browser';
+import { AppError } from '../errors.js';
+import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
+import {
+  createIdleWatchdog,
+  summarise,
+  upstreamError,
+  upstreamTimeout,
+  upstreamUnavailable,
+} from './upstream-errors.js';
+
+export interface OllamaModelOptions {
+  baseUrl: string;
+  /** Sent as a bearer token when set (Ollama behind an authenticating proxy, or Ollama's cloud). */
+  apiKey?: string;
+  /** No byte for this long ends the call with 504. */
+  timeoutMilliseconds: number;
+}
+
+interface OllamaToolCall {
+  id?: string;
+  function: { name: string; arguments?: Record<string, unknown> };
+}
+
+/** Ollama's native `/api/chat`, always streamed (NDJSON). */
+export function createOllamaModel(options: OllamaModelOptions): ChatModel {
+  const headers = options.apiKey ? { Authorization: `Bearer ${options.apiKey}` } : undefined;
+  return {
+    provider: 'ollama',
+    async *stream(request, signal) {
+      const watchdog = createIdleWatchdog(options.timeoutMilliseconds, signal);
+      // ollama-js takes no per-request signal, so each call gets a client whose fetch carries ours.
+      const client = new Ollama({
+        host: options.baseUrl,
+        headers,
+        fetch: (input, init) =>
+          fetch(input, {
+            ...init,
+            signal: init?.signal ? AbortSignal.any([init.signal, watchdog.signal]) : watchdog.signal,
+          }),
+      });
+      let received = false;
+      try {
+        const response = await client.chat({
+          model: request.model,
+          messages: request.messages.map(toOllamaMessage),
+          stream: true,
+          options: { temperature: request.temperature, num_ctx: request.contextWindowSize },
+          ...(request.tools?.length ? { tools: request.tools.map(toOllamaTool) } : {}),
+        });
+        let count = 0;
+        for await (const part of response) {
+          received = true;
+          watchdog.touch();
+          if (part.message?.content) yield { type: 'text', text: part.message.content };
+          for (const call of (part.message?.tool_calls ?? []) as OllamaToolCall[]) {
+            const id = call.id ?? `call_${count}`;
+            count += 1;
+            yield {
+              type: 'tool_call',
+              call: { id, name: call.function.name, arguments: call.function.arguments ?? {} },
+            };
+          }
+          if (part.done) {
+            const usage: Usage = {
+              prompt_tokens: part.prompt_eval_count ?? 0,
+              completion_tokens: part.eval_count ?? 0,
+            };
+            yield { type: 'finish', reason: part.done_reason || 'stop', usage };
+          }
+        }
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        if (watchdog.timedOut) throw upstreamTimeout('ollama', options.timeoutMilliseconds);
+        if (signal.aborted) throw signal.reason;
+        // ollama-js does not export ResponseError; its name is the documented way to recognise it.
+        if (error instanceof Error && error.name === 'ResponseError') {
+          const status = (error as Error & { status_code?: number }).status_code;
+          throw upstreamError('ollama', status, summarise(error.message, [options.apiKey]));
+        }
+        if (error instanceof TypeError) {
+          if (received) throw upstreamError('ollama', undefined, 'the connection broke mid-answer');
+          throw upstreamUnavailable('ollama', options.baseUrl);
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        throw upstreamError('ollama', undefined, summarise(message, [options.apiKey]));
+      } finally {
+        watchdog.dispose();
+      }
+    },
+  };
+}
+
+function toOllamaMessage(message: ChatMessage): Message {
+  const converted: Message & { tool_call_id?: string } = { role: message.role, content: message.content };
+  if (message.tool_calls?.length) {
+    converted.tool_calls = message.tool_calls.map((call) => ({
+      function: { name: call.name, arguments: call.arguments },
+    }));
+  }
+  if (message.role === 'tool') {
+    converted.tool_name = message.name;
+    converted.tool_call_id = message.tool_call_id;
+  }
+  return converted;
+}
+
+function toOllamaTool(tool: ToolDefinition): Tool {
+  return {
+    type: 'function',
+    function: {
+      name: tool.name,
+      description: tool.description,
+      parameters: tool.parameters as Tool['function']['parameters'],
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
+import { AppError } from '../errors.js';
+import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
+import { argumentsText, toolCallFromText } from './tool-arguments.js';
+import {
+  createIdleWatchdog,
+  summarise,
+  upstreamError,
+  upstreamTimeout,
+  upstreamUnavailable,
+} from './upstream-errors.js';
+
+export interface OpenAiModelOptions {
+  baseUrl: string;
+  apiKey?: string;
+  /** No byte for this long ends the call with 504. */
+  timeoutMilliseconds: number;
+  /** Retries of 408/409/429/5xx before the first byte (the client's own backoff). Default 1. */
+  maxRetries?: number;
+}
+
+/** An OpenAI-compatible chat completions model (OpenAI, OpenRouter, vLLM, LM Studio), always streamed. */
+export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
+  const client = new OpenAI({
+    baseURL: options.baseUrl,
+    // Local servers need no key; the client insists on one, so send a placeholder and drop the header.
+    apiKey: options.apiKey ?? 'unused',
+    defaultHeaders: options.apiKey ? undefined : { Authorization: null },
+    maxRetries: options.maxRetries ?? 1,
+    timeout: options.timeoutMilliseconds,
+  });
+
+  return {
+    provider: 'openai',
+    async *stream(request, signal) {
+      const watchdog = createIdleWatchdog(options.timeoutMilliseconds, signal);
+      let received = false;
+      try {
+        const stream = await client.chat.completions.create(
+          {
+            model: request.model,
+            messages: request.messages.map(toOpenAiMessage),
+            temperature: request.temperature,
+            stream: true,
+            stream_options: { include_usage: true },
+            ...(request.tools?.length ? { tools: request.tools.map(toOpenAiTool) } : {}),
+          },
+          { signal: watchdog.signal },
+        );
+        const calls = new Map<number, { id: string; name: string; text: string }>();
+        let finish: string | undefined;
+        let usage: Usage | undefined;
+        for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
+          received = true;
+          watchdog.touch();
+          if (chunk.usage) {
+            usage = { prompt_tokens: chunk.usage.prompt_tokens, completion_tokens: chunk.usage.completion_tokens };
+          }
+          const choice = chunk.choices[0];
+          if (!choice) continue;
+          const content = choice.delta?.content;
+          if (content) yield { type: 'text', text: content };
+          for (const part of choice.delta?.tool_calls ?? []) {
+            const call = calls.get(part.index) ?? { id: '', name: '', text: '' };
+            if (part.id) call.id = part.id;
+            if (part.function?.name) call.name += part.function.name;
+            if (part.function?.arguments) call.text += part.function.arguments;
+            calls.set(part.index, call);
+          }
+          if (choice.finish_reason) finish = choice.finish_reason;
+        }
+        if (!finish) throw upstreamError('openai', undefined, 'the stream ended before the model finished its answer');
+        for (const [index, call] of calls) {
+          yield { type: 'tool_call', call: toolCallFromText(call.id || `call_${index}`, call.name, call.text) };
+        }
+        yield { type: 'finish', reason: finish, usage };
+      } catch (error) {
+        if (error instanceof AppError) throw error;
+        if (watchdog.timedOut || error instanceof APIConnectionTimeoutError) {
+          throw upstreamTimeout('openai', options.timeoutMilliseconds);
+        }
+        if (signal.aborted) throw signal.reason;
+        if (error instanceof APIConnectionError) throw upstreamUnavailable('openai', options.baseUrl);
+        if (error instanceof APIError) {
+          const body = error.error as { message?: unknown } | undefined;
+          const message = typeof body?.message === 'string' ? body.message : error.message;
+          throw upstreamError('openai', error.status, summarise(message, [options.apiKey]));
+        }
+        if (received) throw upstreamError('openai', undefined, 'the connection broke mid-answer');
+        throw upstreamUnavailable('openai', options.baseUrl);
+      } finally {
+        watchdog.dispose();
+      }
+    },
+  };
+}
+
+function toOpenAiMessage(message: ChatMessage): ChatCompletionMessageParam {
+  switch (message.role) {
+    case 'assistant':
+      if (!message.tool_calls?.length) return { role: 'assistant', content: message.content };
+      return {
+        role: 'assistant',
+        content: message.content || null,
+        tool_calls: message.tool_calls.map((call) => ({
+          id: call.id,
+          type: 'function' as const,
+          function: { name: call.name, arguments: argumentsText(call) },
+        })),
+      };
+    case 'tool':
+      return { role: 'tool', tool_call_id: message.tool_call_id ?? '', content: message.content };
+    default:
+      return { role: message.role, content: message.content };
+  }
+}
+
+function toOpenAiTool(tool: ToolDefinition): ChatCompletionTool {
+  return {
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+  };
+}

@@ -1,0 +1,75 @@
+import { AppError } from '../errors.js';
+
+type Provider = 'ollama' | 'openai';
+
+/** Shortens an upstream error text and removes any secret from it, so it is safe to show. */
+export function summarise(text: string, secrets: Array<string | undefined>): string {
+  let summary = text.replace(/\s+/g, ' ').trim();
+  for (const secret of secrets) if (secret) summary = summary.replaceAll(secret, '[redacted]');
+  return summary.length > 300 ? `${summary.slice(0, 297)}...` : summary;
+}
+
+/** The LLM answered with an error (HTTP status, or an error inside a 200 stream). */
+export function upstreamError(provider: Provider, status: number | undefined, message: string): AppError {
+  const shown = status ? `${status}` : 'an error mid-stream';
+  return new AppError(502, 'upstream_error', `The ${provider} LLM answered with ${shown}: ${message}`, {
+    provider,
+    status: status ?? null,
+    message,
+  });
+}
+
+export function upstreamUnavailable(provider: Provider, baseUrl: string): AppError {
+  return new AppError(
+    503,
+    'upstream_unavailable',
+    `Could not connect to the ${provider} LLM at ${baseUrl}; check that it is running and the base URL is right.`,
+    { provider },
+  );
+}
+
+export function upstreamTimeout(provider: Provider, milliseconds: number): AppError {
+  return new AppError(
+    504,
+    'upstream_timeout',
+    `The ${provider} LLM sent nothing for ${milliseconds / 1000}s; raise --upstream-timeout for slow models.`,
+    { provider },
+  );
+}
+
+/**
+ * An abort signal for one upstream call that fires when `parent` aborts or when no byte came for
+ * `timeoutMilliseconds`. `touch()` on every chunk only stores a time: the one timer re-arms itself
+ * lazily, so the per-chunk cost is a single assignment.
+ */
+export function createIdleWatchdog(timeoutMilliseconds: number, parent: AbortSignal) {
+  const controller = new AbortController();
+  let last = Date.now();
+  let timedOut = false;
+  const onParentAbort = () => controller.abort(parent.reason);
+  const check = () => {
+    const idle = Date.now() - last;
+    if (idle >= timeoutMilliseconds) {
+      timedOut = true;
+      controller.abort(new Error('upstream idle timeout'));
+    } else {
+      timer = setTimeout(check, timeoutMilliseconds - idle);
+    }
+  };
+  let timer = setTimeout(check, timeoutMilliseconds);
+  if (parent.aborted) onParentAbort();
+  else parent.addEventListener('abort', onParentAbort, { once: true });
+  return {
+    signal: controller.signal,
+    touch() {
+      last = Date.now();
+    },
+    get timedOut() {
+      return timedOut;
+    },
+    dispose() {
+      clearTimeout(timer);
+      parent.removeEventListener('abort', onParentAbort);
+    },
+  };
+}

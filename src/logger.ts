@@ -1,0 +1,29 @@
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Where the server's log lines go. Lines never carry API keys, auth tokens or MCP env values. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/**
+ * A logger writing one line per entry to `write`. `secrets` are replaced by `[redacted]` in every
+ * line as a last line of defence; the code should not log them in the first place.
+ */
+export function createLogger(options: { level: LogLevel; write: (line: string) => void; secrets?: string[] }): Logger {
+  const secrets = (options.secrets ?? []).filter((secret) => secret.length > 0);
+  const log = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    if (rank[level] < rank[options.level]) return;
+    let line = `${new Date().toISOString()} ${level.toUpperCase()} ${message}`;
+    if (fields && Object.keys(fields).length > 0) line += ` ${JSON.stringify(fields)}`;
+    for (const secret of secrets) line = line.replaceAll(secret, '[redacted]');
+    options.write(line);
+  };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,0 +1,135 @@
+import { AppError } from '../errors.js';
+import type { SessionStore } from '../store/session-store.js';
+import type { DirectoryGuard } from './directory-guard.js';
+import { type SessionRecord, sessionRecordSchema } from './session-record.js';
+
+/** What a new session starts with when `/start_session` leaves a field out. */
+export interface SessionDefaults {
+  provider: 'ollama' | 'openai';
+  model: string;
+  temperature: number;
+  contextWindowSize: number;
+  stream: boolean;
+  currentDirectory: string;
+  systemPrompt?: string;
+}
+
+export interface SessionSettings {
+  current_directory?: string;
+  llm_provider?: 'ollama' | 'openai';
+  model?: string;
+  temperature?: number;
+  context_window_size?: number;
+  stream?: boolean;
+  system_prompt?: string;
+}
+
+export interface SessionServiceOptions {
+  store: SessionStore;
+  directories: DirectoryGuard;
+  defaults: SessionDefaults;
+  ttlMilliseconds: number;
+  requireSessionId: boolean;
+  newSessionId: () => string;
+  now: () => number;
+}
+
+export type SessionService = ReturnType<typeof createSessionService>;
+
+export const sessionIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function defaultSystemPrompt(directory: string): string {
+  return `You are a helpful assistant. The user's working directory is ${directory}. When tools are offered, use them when they help, and say what you did.`;
+}
+
+/** Creating, finding and saving sessions, including the default-session fallback of API.md. */
+export function createSessionService(options: SessionServiceOptions) {
+  const { store } = options;
+  let creatingDefault: Promise<SessionRecord> | undefined;
+
+  const save = (record: SessionRecord) => {
+    record.updated_at = new Date(options.now()).toISOString();
+    return store.put(record, { ttlMilliseconds: options.ttlMilliseconds });
+  };
+
+  const load = async (id: string): Promise<SessionRecord | undefined> => {
+    const stored = await store.get(id);
+    if (stored === undefined) return undefined;
+    const parsed = sessionRecordSchema.safeParse(stored);
+    if (!parsed.success)
+      throw new AppError(500, 'corrupt_session', `Session ${id} could not be read back from the store.`);
+    return parsed.data;
+  };
+
+  const create = async (settings: SessionSettings): Promise<SessionRecord> => {
+    const defaults = options.defaults;
+    const directory =
+      settings.current_directory === undefined
+        ? defaults.currentDirectory
+        : await options.directories.resolve(settings.current_directory);
+    const time = new Date(options.now()).toISOString();
+    const record: SessionRecord = {
+      id: options.newSessionId(),
+      provider: settings.llm_provider ?? defaults.provider,
+      model: settings.model ?? defaults.model,
+      temperature: settings.temperature ?? defaults.temperature,
+      context_window_size: settings.context_window_size ?? defaults.contextWindowSize,
+      stream: settings.stream ?? defaults.stream,
+      current_directory: directory,
+      system_prompt: settings.system_prompt ?? defaults.systemPrompt ?? defaultSystemPrompt(directory),
+      messages: [],
+      usage: { prompt_tokens: 0, completion_tokens: 0 },
+      last_prompt_tokens: 0,
+      created_at: time,
+      updated_at: time,
+    };
+    await save(record);
+    return record;
+  };
+
+  return {
+    save,
+    /** A new session from `/start_session`, which becomes the default one. */
+    async start(settings: SessionSettings): Promise<SessionRecord> {
+      const record = await create(settings);
+      await store.setDefaultSessionId(record.id);
+      return record;
+    },
+    /**
+     * The session a request names, or the default session when it names none (created with the
+     * server's defaults on first use). `id` must already have passed `sessionIdPattern`.
+     */
+    async resolve(id: string | undefined): Promise<SessionRecord> {
+      if (id !== undefined) {
+        const record = await load(id);
+        if (!record) {
+          throw new AppError(
+            404,
+            'unknown_session',
+            `Session ${id} does not exist or has expired; start one with POST /start_session.`,
+          );
+        }
+        return record;
+      }
+      if (options.requireSessionId) {
+        throw new AppError(
+          400,
+          'session_required',
+          'Name a session: session_id in the body or query, or an X-Session-Id header.',
+        );
+      }
+      const defaultId = await store.getDefaultSessionId();
+      const existing = defaultId === undefined ? undefined : await load(defaultId);
+      if (existing) return existing;
+      creatingDefault ??= create({}).then(async (record) => {
+        await store.setDefaultSessionId(record.id);
+        return record;
+      });
+      try {
+        return await creatingDefault;
+      } finally {
+        creatingDefault = undefined;
+      }
+    },
+  };
+}

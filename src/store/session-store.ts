@@ -1,0 +1,21 @@
+import type { SessionRecord } from '../sessions/session-record.js';
+
+/**
+ * The port to wherever sessions live. Drivers store and return records as they are given; the
+ * core validates what comes back. Every driver must pass `test/store/session-store-contract.ts`.
+ */
+export interface SessionStore {
+  /** The record saved under `id`, or undefined if there is none or it has expired. */
+  get(id: string): Promise<SessionRecord | undefined>;
+  /**
+   * Saves the record under `record.id`, replacing any earlier one, and (re)starts its idle expiry:
+   * after `ttlMilliseconds` without another `put` it is gone.
+   */
+  put(record: SessionRecord, options: { ttlMilliseconds: number }): Promise<void>;
+  /** Removes the record; removing a missing one is not an error. */
+  delete(id: string): Promise<void>;
+  /** The id of the default session (the most recently started), if one was set. */
+  getDefaultSessionId(): Promise<string | undefined>;
+  /** Makes `id` the default session for requests that name none. */
+  setDefaultSessionId(id: string): Promise<void>;
+}

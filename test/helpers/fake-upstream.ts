@@ -1,0 +1,308 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** A tool call the fake model makes. `arguments` as a string is sent verbatim (e.g. invalid JSON). */
+export interface FakeToolCall {
+  id?: string;
+  name: string;
+  arguments: Record<string, unknown> | string;
+}
+
+/**
+ * What the fake model does for one request:
+ * - `text`: answers with these chunks (one wire chunk each), then any `toolCalls`;
+ * - `error`: answers with an HTTP error in the provider's own body format;
+ * - `midStreamError`: sends `text` chunks, then an in-stream error as the provider does;
+ * - `truncate`: sends `text` chunks and ends without finishing;
+ * - `hang`: accepts the request and never answers.
+ */
+export type FakeReply =
+  | { text?: string[]; toolCalls?: FakeToolCall[]; usage?: { prompt: number; completion: number }; delayMs?: number }
+  | { error: { status: number; message?: string } }
+  | { midStreamError: string; text: string[] }
+  | { truncate: true; text: string[] }
+  | { hang: true };
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+  /** Resolves when the client closed or finished the connection. */
+  closed: Promise<void>;
+}
+
+const created = '2025-07-07T20:22:19.184789Z';
+
+/**
+ * A fake LLM upstream on 127.0.0.1 that speaks Ollama's `/api/chat` (NDJSON) and `/api/tags`, and
+ * OpenAI's `/v1/chat/completions` (SSE and JSON) and `/v1/models`, in the formats recorded in
+ * shared/WIRE-FORMATS.md, and records every request it gets.
+ */
+export async function startFakeUpstream() {
+  const replies: FakeReply[] = [];
+  const requests: RecordedRequest[] = [];
+  const sockets = new Set<Socket>();
+
+  const server = createServer(async (request, response) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of request) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: any;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    const closed = new Promise<void>((resolve) => response.on('close', () => resolve()));
+    requests.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, closed });
+    const path = (request.url ?? '').split('?')[0];
+    if (path === '/api/chat' && request.method === 'POST')
+      return ollamaChat(body, replies.shift() ?? { text: ['ok'] }, response);
+    if (path === '/v1/chat/completions' && request.method === 'POST') {
+      return openaiChat(body, replies.shift() ?? { text: ['ok'] }, response);
+    }
+    if (path === '/api/tags') return json(response, 200, ollamaTags);
+    if (path === '/v1/models') return json(response, 200, openaiModels);
+    response.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found');
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    /** Base URL for Ollama. */
+    url,
+    /** Base URL for OpenAI-compatible clients. */
+    openaiUrl: `${url}/v1`,
+    requests,
+    /** Queues replies, used one per chat request in order; `{ text: ['ok'] }` when none is queued. */
+    reply(...queued: FakeReply[]) {
+      replies.push(...queued);
+    },
+    /** The chat requests received (not model listings). */
+    chatRequests: () => requests.filter((request) => request.method === 'POST'),
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type FakeUpstream = Awaited<ReturnType<typeof startFakeUpstream>>;
+
+const ollamaTags = {
+  models: [
+    {
+      name: 'qwen2.5-coder:latest',
+      model: 'qwen2.5-coder:latest',
+      modified_at: created,
+      size: 4683087332,
+      digest: 'dae161e27b0e90dd1856c8bb3209201fd6736d8eb66298e75ed87571486f4364',
+      details: {
+        parent_model: '',
+        format: 'gguf',
+        family: 'qwen2',
+        families: ['qwen2'],
+        parameter_size: '7.6B',
+        quantization_level: 'Q4_K_M',
+      },
+    },
+  ],
+};
+
+const openaiModels = {
+  object: 'list',
+  data: [{ id: 'gpt-4o-mini', object: 'model', created: 1721172741, owned_by: 'system' }],
+};
+
+function json(response: ServerResponse, status: number, body: unknown) {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
+}
+
+const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+const argumentsObject = (call: FakeToolCall) => (typeof call.arguments === 'string' ? {} : call.arguments);
+const argumentsString = (call: FakeToolCall) =>
+  typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
+
+const ollamaErrorTexts: Record<number, (model: string) => string> = {
+  400: () => 'model is required',
+  404: (model) => `model '${model}' not found`,
+  500: () => 'llama runner process has terminated: exit status 2',
+  503: () => 'server busy, please try again.  maximum pending requests exceeded',
+};
+
+async function ollamaChat(body: any, reply: FakeReply, response: ServerResponse) {
+  const model = body?.model ?? '';
+  if ('hang' in reply) return;
+  if ('error' in reply) {
+    const message = reply.error.message ?? ollamaErrorTexts[reply.error.status]?.(model) ?? 'error';
+    return json(response, reply.error.status, { error: message });
+  }
+  const line = (content: string, extra: Record<string, unknown> = {}) =>
+    `${JSON.stringify({ model, created_at: created, message: { role: 'assistant', content, ...extra }, done: false })}\n`;
+  const text = reply.text ?? [];
+  const calls = 'toolCalls' in reply ? (reply.toolCalls ?? []) : [];
+  const usage = 'usage' in reply && reply.usage ? reply.usage : { prompt: 26, completion: text.length };
+  const final = {
+    model,
+    created_at: created,
+    message: { role: 'assistant', content: '' },
+    done: true,
+    done_reason: 'stop',
+    total_duration: 182242375,
+    load_duration: 41295167,
+    prompt_eval_count: usage.prompt,
+    prompt_eval_duration: 24573166,
+    eval_count: usage.completion,
+    eval_duration: 115959084,
+  };
+  const toolCalls = calls.map((call, index) => ({
+    ...(call.id ? { id: call.id } : {}),
+    function: { index, name: call.name, arguments: argumentsObject(call) },
+  }));
+  if (body?.stream === false) {
+    return json(response, 200, {
+      ...final,
+      message: { role: 'assistant', content: text.join(''), ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+    });
+  }
+  response.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  for (const piece of text) {
+    if ('delayMs' in reply && reply.delayMs) await sleep(reply.delayMs);
+    if (response.destroyed) return;
+    response.write(line(piece));
+  }
+  if ('midStreamError' in reply) return response.end(`${JSON.stringify({ error: reply.midStreamError })}\n`);
+  if ('truncate' in reply) return response.end();
+  for (const call of toolCalls) response.write(line('', { tool_calls: [call] }));
+  response.end(`${JSON.stringify(final)}\n`);
+}
+
+const openaiErrors: Record<number, { message: string; type: string; code: string | null }> = {
+  400: {
+    message:
+      "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+    type: 'invalid_request_error',
+    code: null,
+  },
+  401: {
+    message:
+      'Incorrect API key provided: sk-proj-****. You can find your API key at https://platform.openai.com/account/api-keys.',
+    type: 'invalid_request_error',
+    code: 'invalid_api_key',
+  },
+  404: {
+    message: 'The model `x` does not exist or you do not have access to it.',
+    type: 'invalid_request_error',
+    code: 'model_not_found',
+  },
+  429: {
+    message:
+      'Rate limit reached for gpt-4o-mini in organization org-abc on requests per min (RPM): Limit 3, Used 3, Requested 1.',
+    type: 'requests',
+    code: 'rate_limit_exceeded',
+  },
+  500: {
+    message: 'The server had an error while processing your request. Sorry about that!',
+    type: 'server_error',
+    code: null,
+  },
+};
+
+async function openaiChat(body: any, reply: FakeReply, response: ServerResponse) {
+  const model = body?.model ?? '';
+  if ('hang' in reply) return;
+  if ('error' in reply) {
+    const known = openaiErrors[reply.error.status] ?? { message: 'error', type: 'server_error', code: null };
+    return json(response, reply.error.status, {
+      error: { ...known, message: reply.error.message ?? known.message, param: null },
+    });
+  }
+  const id = 'chatcmpl-Bwkw8fake';
+  const base = {
+    id,
+    object: 'chat.completion.chunk',
+    created: 1753343173,
+    model,
+    service_tier: 'default',
+    system_fingerprint: 'fp_b3f1157249',
+  };
+  const includeUsage = body?.stream_options?.include_usage === true;
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+    `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(includeUsage ? { usage: null } : {}) })}\n\n`;
+  const text = reply.text ?? [];
+  const calls = ('toolCalls' in reply ? (reply.toolCalls ?? []) : []).map((call, index) => ({
+    ...call,
+    id: call.id ?? `call_${index}fake0000000000000000000`,
+  }));
+  const usage = 'usage' in reply && reply.usage ? reply.usage : { prompt: 26, completion: text.length };
+  const usageObject = {
+    prompt_tokens: usage.prompt,
+    completion_tokens: usage.completion,
+    total_tokens: usage.prompt + usage.completion,
+  };
+  const finishReason = calls.length ? 'tool_calls' : 'stop';
+  if (body?.stream !== true) {
+    return json(response, 200, {
+      id,
+      object: 'chat.completion',
+      created: 1753343173,
+      model,
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: calls.length && !text.length ? null : text.join(''),
+            ...(calls.length
+              ? {
+                  tool_calls: calls.map((call) => ({
+                    id: call.id,
+                    type: 'function',
+                    function: { name: call.name, arguments: argumentsString(call) },
+                  })),
+                }
+              : {}),
+            refusal: null,
+            annotations: [],
+          },
+          logprobs: null,
+          finish_reason: finishReason,
+        },
+      ],
+      usage: usageObject,
+      service_tier: 'default',
+      system_fingerprint: 'fp_b3f1157249',
+    });
+  }
+  response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+  response.write(chunk({ role: 'assistant', content: '', refusal: null }));
+  for (const piece of text) {
+    if ('delayMs' in reply && reply.delayMs) await sleep(reply.delayMs);
+    if (response.destroyed) return;
+    response.write(chunk({ content: piece }));
+  }
+  if ('midStreamError' in reply) {
+    return response.end(
+      `data: ${JSON.stringify({ error: { message: reply.midStreamError, type: 'server_error' } })}\n\n`,
+    );
+  }
+  if ('truncate' in reply) return response.end();
+  calls.forEach((call, index) => {
+    const args = argumentsString(call);
+    response.write(
+      chunk({ tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }] }),
+    );
+    const middle = Math.ceil(args.length / 2);
+    for (const part of [args.slice(0, middle), args.slice(middle)]) {
+      if (part) response.write(chunk({ tool_calls: [{ index, function: { arguments: part } }] }));
+    }
+  });
+  response.write(chunk({}, finishReason));
+  if (includeUsage) response.write(`data: ${JSON.stringify({ ...base, choices: [], usage: usageObject })}\n\n`);
+  response.end('data: [DONE]\n\n');
+}

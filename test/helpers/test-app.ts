@@ -1,0 +1,50 @@
+import { mkdtemp, realpath } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type AppConfig, createApp } from '../../src/app.js';
+import { configSchema } from '../../src/config/schema.js';
+import { createModels } from '../../src/llm/create-models.js';
+import { createLogger } from '../../src/logger.js';
+import { createNodeDirectoryGuard } from '../../src/node/directory-guard.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import type { FakeUpstream } from './fake-upstream.js';
+
+export const canaryApiKey = 'sk-canary-7f3a9c2e5b1d4e8f';
+
+export async function temporaryDirectory(prefix = 'llm-chat-server-'): Promise<string> {
+  return realpath(await mkdtemp(join(tmpdir(), prefix)));
+}
+
+/**
+ * The app wired as the Node entry wires it, with the LLM at the fake upstream, a canary API key,
+ * and a temporary working directory. `logs` collects every log line.
+ */
+export async function buildTestApp(upstream: FakeUpstream, overrides: Partial<AppConfig> = {}) {
+  const currentDirectory = overrides.currentDirectory ?? (await temporaryDirectory());
+  const config: AppConfig = {
+    ...configSchema.parse({}),
+    ollamaBaseUrl: upstream.url,
+    openaiBaseUrl: upstream.openaiUrl,
+    apiKey: canaryApiKey,
+    ...overrides,
+    currentDirectory,
+  };
+  const logs: string[] = [];
+  const logger = createLogger({ level: 'debug', write: (line) => logs.push(line) });
+  const store = createMemoryStore();
+  const app = createApp({
+    config,
+    store,
+    models: createModels({ ...config, openaiMaxRetries: 0 }),
+    directories: createNodeDirectoryGuard({ base: currentDirectory, roots: [currentDirectory, ...config.allowDirectory] }),
+    logger,
+    version: '0.0.0-test',
+  });
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.request(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
+  return { app, config, logs, store, post, currentDirectory };
+}
