@@ -70,9 +70,9 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
           }
         }
       } catch (error) {
-        if (error instanceof AppError) throw error;
         if (watchdog.timedOut) throw upstreamTimeout('ollama', options.timeoutMilliseconds);
         if (signal.aborted) throw signal.reason;
+        if (error instanceof AppError) throw error;
         // ollama-js does not export ResponseError; its name is the documented way to recognise it.
         if (error instanceof Error && error.name === 'ResponseError') {
           const status = (error as Error & { status_code?: number }).status_code;

@@ -80,11 +80,11 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
         }
         yield { type: 'finish', reason: finish, usage };
       } catch (error) {
-        if (error instanceof AppError) throw error;
         if (watchdog.timedOut || error instanceof APIConnectionTimeoutError) {
           throw upstreamTimeout('openai', options.timeoutMilliseconds);
         }
         if (signal.aborted) throw signal.reason;
+        if (error instanceof AppError) throw error;
         if (error instanceof APIConnectionError) throw upstreamUnavailable('openai', options.baseUrl);
         if (error instanceof APIError) {
           const body = error.error as { message?: unknown } | undefined;

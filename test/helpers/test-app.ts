@@ -36,7 +36,10 @@ export async function buildTestApp(upstream: FakeUpstream, overrides: Partial<Ap
     config,
     store,
     models: createModels({ ...config, openaiMaxRetries: 0 }),
-    directories: createNodeDirectoryGuard({ base: currentDirectory, roots: [currentDirectory, ...config.allowDirectory] }),
+    directories: createNodeDirectoryGuard({
+      base: currentDirectory,
+      roots: [currentDirectory, ...config.allowDirectory],
+    }),
     logger,
     version: '0.0.0-test',
   });

@@ -1,0 +1,103 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { buildTestApp, canaryApiKey } from '../helpers/test-app.js';
+
+let upstream: FakeUpstream;
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+});
+afterAll(() => upstream.close());
+
+/** A port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe.each(['ollama', 'openai'] as const)('upstream failures through the %s adapter', (provider) => {
+  const app = () => buildTestApp(upstream, { provider });
+
+  it.each([401, 404, 429, 500])(
+    'an upstream %i becomes 502 upstream_error with provider, status and message',
+    async (status) => {
+      const { post, logs } = await app();
+      upstream.reply({ error: { status } });
+      const response = await post('/user_request', { input: 'hi' });
+      expect(response.status).toBe(502);
+      const text = await response.text();
+      const body = JSON.parse(text);
+      expect(body.error.code).toBe('upstream_error');
+      expect(body.error.details).toMatchObject({ provider, status });
+      expect(typeof body.error.details.message).toBe('string');
+      expect(body.error.details.message.length).toBeGreaterThan(0);
+      expect(text).not.toContain('    at ');
+      expect(text + logs.join('\n')).not.toContain(canaryApiKey);
+    },
+  );
+
+  it('an error inside the stream, after tokens, becomes 502 and the partial text is kept', async () => {
+    const { post } = await app();
+    upstream.reply({ midStreamError: 'Provider disconnected unexpectedly', text: ['Part', 'ial'] });
+    const response = await post('/user_request', { input: 'hi' });
+    expect(response.status).toBe(502);
+    const body = await response.json();
+    expect(body.error).toMatchObject({ code: 'upstream_error', details: { provider, status: null } });
+    expect(body.error.details.message).toContain('Provider disconnected unexpectedly');
+    const state = await (await (await app()).app.request('/session_state')).json();
+    expect(state.messages).toBeDefined();
+  });
+
+  it('a stream that ends before the model finished is a 502, not a silent short answer', async () => {
+    const { post } = await app();
+    upstream.reply({ truncate: true, text: ['Hal'] });
+    const response = await post('/user_request', { input: 'hi' });
+    expect(response.status).toBe(502);
+    expect((await response.json()).error.code).toBe('upstream_error');
+  });
+
+  it('an unreachable upstream becomes 503 upstream_unavailable', async () => {
+    const port = await closedPort();
+    const { post } = await buildTestApp(upstream, {
+      provider,
+      ollamaBaseUrl: `http://127.0.0.1:${port}`,
+      openaiBaseUrl: `http://127.0.0.1:${port}/v1`,
+    });
+    const response = await post('/user_request', { input: 'hi' });
+    expect(response.status).toBe(503);
+    expect((await response.json()).error).toMatchObject({ code: 'upstream_unavailable', details: { provider } });
+  });
+
+  it('an upstream that never answers becomes 504 upstream_timeout after --upstream-timeout', async () => {
+    const { post } = await buildTestApp(upstream, { provider, upstreamTimeout: 300 });
+    upstream.reply({ hang: true });
+    const response = await post('/user_request', { input: 'hi' });
+    expect(response.status).toBe(504);
+    expect((await response.json()).error).toMatchObject({ code: 'upstream_timeout', details: { provider } });
+    const sent = upstream.chatRequests().at(-1)!;
+    await sent.closed;
+  });
+
+  it('an upstream that stalls mid-answer also times out', async () => {
+    const { post } = await buildTestApp(upstream, { provider, upstreamTimeout: 200 });
+    upstream.reply({ text: ['a', 'b'], delayMs: 600 });
+    const response = await post('/user_request', { input: 'hi' });
+    expect(response.status).toBe(504);
+  });
+});
+
+describe('the failed turn keeps the history valid', () => {
+  it('keeps the user message and partial text, so nothing the user typed is lost', async () => {
+    const { post, app } = await buildTestApp(upstream);
+    upstream.reply({ midStreamError: 'boom', text: ['Part'] });
+    await post('/user_request', { input: 'remember me' });
+    const state = await (await app.request('/session_state')).json();
+    expect(state.messages.slice(1)).toEqual([
+      { role: 'user', content: 'remember me' },
+      { role: 'assistant', content: 'Part' },
+    ]);
+  });
+});
