@@ -11,7 +11,7 @@ export function parseDuration(text: string): number | undefined {
 }
 
 export function formatDuration(milliseconds: number): string {
-  for (const unit of ['d', 'h', 'm', 's'] as const) {
+  for (const unit of ['h', 's'] as const) {
     if (milliseconds >= units[unit] && milliseconds % units[unit] === 0) return `${milliseconds / units[unit]}${unit}`;
   }
   return `${milliseconds}ms`;

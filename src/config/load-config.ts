@@ -18,7 +18,7 @@ export type LoadedConfig =
 
 const keys = Object.keys(configSchema.shape) as ConfigKey[];
 const truthy = new Set(['1', 'true', 'yes', 'on']);
-const falsy = new Set(['0', 'false', 'no', 'off', '']);
+const falsy = new Set(['0', 'false', 'no', 'off']);
 
 /**
  * Reads the configuration with the precedence CLI flag > environment variable > `.env` > default.
@@ -42,7 +42,8 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
       },
     });
   } catch (error) {
-    return { kind: 'error', message: `${(error as Error).message}. Run with --help to list the flags.` };
+    const message = (error as Error).message.split('\n').join(' ').replace(/\.+$/, '');
+    return { kind: 'error', message: `${message}. Run with --help to list the flags.` };
   }
   if (parsed.values.help) return { kind: 'help', text: helpText() };
 
@@ -57,13 +58,15 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
       raw[key] = fromFlag;
       origin.set(key, `--${flag}`);
     } else {
-      const fromEnv = sources.env[env] ?? dotenv[env];
+      // An empty variable (`PORT=`) counts as unset, as shells and compose files write them.
+      const fromEnv = sources.env[env] || dotenv[env] || undefined;
       if (fromEnv === undefined) continue;
-      origin.set(key, sources.env[env] !== undefined ? env : `${env} (in .env)`);
+      const where = sources.env[env] ? env : `${env} (in .env)`;
+      origin.set(key, where);
       if (booleanKeys.has(key)) {
         const word = fromEnv.trim().toLowerCase();
         if (!truthy.has(word) && !falsy.has(word)) {
-          return { kind: 'error', message: `${env}: "${fromEnv}" is not a boolean; use true or false.` };
+          return { kind: 'error', message: `${where}: "${fromEnv}" is not a boolean; use true or false.` };
         }
         raw[key] = truthy.has(word);
       } else if (listKeys.has(key)) {

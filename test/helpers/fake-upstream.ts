@@ -60,7 +60,7 @@ export async function startFakeUpstream() {
     if (path === '/api/chat' && request.method === 'POST')
       return ollamaChat(body, replies.shift() ?? { text: ['ok'] }, response);
     if (path === '/v1/chat/completions' && request.method === 'POST') {
-      return openaiChat(body, replies.shift() ?? { text: ['ok'] }, response);
+      return openaiChat(body, replies.shift() ?? { text: ['ok'] }, response, request.headers.authorization);
     }
     if (path === '/api/tags') return json(response, 200, ollamaTags);
     if (path === '/v1/models') return json(response, 200, openaiModels);
@@ -213,11 +213,16 @@ const openaiErrors: Record<number, { message: string; type: string; code: string
   },
 };
 
-async function openaiChat(body: any, reply: FakeReply, response: ServerResponse) {
+async function openaiChat(body: any, reply: FakeReply, response: ServerResponse, authorization?: string) {
   const model = body?.model ?? '';
   if ('hang' in reply) return;
   if ('error' in reply) {
-    const known = openaiErrors[reply.error.status] ?? { message: 'error', type: 'server_error', code: null };
+    const known = { ...(openaiErrors[reply.error.status] ?? { message: 'error', type: 'server_error', code: null }) };
+    if (reply.error.status === 401 && authorization) {
+      // OpenAI echoes the key it got, masked: the start and the last four characters.
+      const key = authorization.replace(/^Bearer /, '');
+      known.message = known.message.replace('sk-proj-****', `${key.slice(0, 8)}${'*'.repeat(12)}${key.slice(-4)}`);
+    }
     return json(response, reply.error.status, {
       error: { ...known, message: reply.error.message ?? known.message, param: null },
     });

@@ -11,6 +11,12 @@ import type { FakeUpstream } from './fake-upstream.js';
 
 export const canaryApiKey = 'sk-canary-7f3a9c2e5b1d4e8f';
 
+/**
+ * Every response body and log line of apps built here, read in the background; the canary check
+ * in test/setup.ts asserts after each test that none of them holds the canary API key.
+ */
+export const observed: { bodies: Array<Promise<string>>; logs: string[] } = { bodies: [], logs: [] };
+
 export async function temporaryDirectory(prefix = 'llm-chat-server-'): Promise<string> {
   return realpath(await mkdtemp(join(tmpdir(), prefix)));
 }
@@ -30,7 +36,13 @@ export async function buildTestApp(upstream: FakeUpstream, overrides: Partial<Ap
     currentDirectory,
   };
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', write: (line) => logs.push(line) });
+  const logger = createLogger({
+    level: 'debug',
+    write: (line) => {
+      logs.push(line);
+      observed.logs.push(line);
+    },
+  });
   const store = createMemoryStore();
   const app = createApp({
     config,
@@ -43,6 +55,12 @@ export async function buildTestApp(upstream: FakeUpstream, overrides: Partial<Ap
     logger,
     version: '0.0.0-test',
   });
+  const request = app.request.bind(app);
+  app.request = (async (...args: Parameters<typeof request>) => {
+    const response = await request(...args);
+    observed.bodies.push(response.clone().text());
+    return response;
+  }) as typeof app.request;
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     app.request(path, {
       method: 'POST',

@@ -1,0 +1,54 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const binPath = fileURLToPath(new URL('../../bin/llm-chat-server.js', import.meta.url));
+
+/** Environment for a child server: the machine's, less anything that would configure it. */
+export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(LLM_|OPENAI_|OLLAMA_|PORT$|HOST$|AUTH_TOKEN$|STREAM$|TEMPERATURE$)/.test(key)) env[key] = value;
+  }
+  return { ...env, ...extra };
+}
+
+/**
+ * Starts the real server (`bin/llm-chat-server.js`, what `npm start` runs) on an ephemeral port and
+ * resolves once it logs where it listens. `output()` is everything it wrote so far.
+ */
+export async function startServer(args: string[], options: { cwd: string; env?: Record<string, string> }) {
+  const child: ChildProcess = spawn(process.execPath, [binPath, '--port', '0', ...args], {
+    cwd: options.cwd,
+    env: cleanEnvironment(options.env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 15_000);
+    const check = () => {
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stderr?.on('data', check);
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
+  });
+  return {
+    url,
+    output: () => output,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

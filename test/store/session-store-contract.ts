@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { SessionRecord } from '../../src/sessions/session-record.js';
+import type { SessionStore } from '../../src/store/session-store.js';
+
+export function sampleRecord(id: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
+  return {
+    id,
+    provider: 'ollama',
+    model: 'qwen2.5-coder:latest',
+    temperature: 0.7,
+    context_window_size: 2048,
+    stream: false,
+    current_directory: '/tmp',
+    system_prompt: 'You are helpful.',
+    messages: [
+      { role: 'user', content: 'hi ✓ 😀' },
+      {
+        role: 'assistant',
+        content: '',
+        tool_calls: [{ id: 'call_1', name: 'read_file', arguments: { path: 'a.txt' } }],
+      },
+      { role: 'tool', content: 'contents', tool_call_id: 'call_1', name: 'read_file' },
+    ],
+    usage: { prompt_tokens: 10, completion_tokens: 5 },
+    last_prompt_tokens: 10,
+    created_at: '2026-01-01T00:00:00.000Z',
+    updated_at: '2026-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+export interface StoreHarness {
+  store: SessionStore;
+  /** Lets `milliseconds` pass for the store (a fake clock, or real waiting where the driver needs it). */
+  advance(milliseconds: number): Promise<void>;
+}
+
+/**
+ * The behaviour every SessionStore driver must have. Each driver's test file calls this with a
+ * factory that returns a fresh, empty store.
+ */
+export function sessionStoreContract(name: string, create: () => Promise<StoreHarness>) {
+  describe(`SessionStore contract: ${name}`, () => {
+    it('returns undefined for an id never saved', async () => {
+      const { store } = await create();
+      expect(await store.get('missing')).toBeUndefined();
+    });
+
+    it('returns a saved record equal to what was saved, with every field', async () => {
+      const { store } = await create();
+      const record = sampleRecord('s1');
+      await store.put(record, { ttlMilliseconds: 60_000 });
+      expect(await store.get('s1')).toEqual(record);
+    });
+
+    it('shares no object with the caller: changing either side changes nothing in the other', async () => {
+      const { store } = await create();
+      const record = sampleRecord('s1');
+      await store.put(record, { ttlMilliseconds: 60_000 });
+      record.messages.push({ role: 'user', content: 'later' });
+      const read = await store.get('s1');
+      expect(read?.messages).toHaveLength(3);
+      read?.messages.pop();
+      expect((await store.get('s1'))?.messages).toHaveLength(3);
+    });
+
+    it('replaces a record saved again under the same id', async () => {
+      const { store } = await create();
+      await store.put(sampleRecord('s1', { model: 'a' }), { ttlMilliseconds: 60_000 });
+      await store.put(sampleRecord('s1', { model: 'b' }), { ttlMilliseconds: 60_000 });
+      expect((await store.get('s1'))?.model).toBe('b');
+    });
+
+    it('keeps records apart by id', async () => {
+      const { store } = await create();
+      await store.put(sampleRecord('s1', { model: 'a' }), { ttlMilliseconds: 60_000 });
+      await store.put(sampleRecord('s2', { model: 'b' }), { ttlMilliseconds: 60_000 });
+      expect((await store.get('s1'))?.model).toBe('a');
+      expect((await store.get('s2'))?.model).toBe('b');
+    });
+
+    it('deletes a record; deleting a missing one is no error', async () => {
+      const { store } = await create();
+      await store.put(sampleRecord('s1'), { ttlMilliseconds: 60_000 });
+      await store.delete('s1');
+      expect(await store.get('s1')).toBeUndefined();
+      await expect(store.delete('never-there')).resolves.toBeUndefined();
+    });
+
+    it('expires a record after its ttl without another put', async () => {
+      const { store, advance } = await create();
+      await store.put(sampleRecord('s1'), { ttlMilliseconds: 60_000 });
+      await advance(59_000);
+      expect(await store.get('s1')).toBeDefined();
+      await advance(2_000);
+      expect(await store.get('s1')).toBeUndefined();
+    });
+
+    it('restarts the expiry on every put (idle expiry)', async () => {
+      const { store, advance } = await create();
+      await store.put(sampleRecord('s1'), { ttlMilliseconds: 60_000 });
+      await advance(40_000);
+      await store.put(sampleRecord('s1'), { ttlMilliseconds: 60_000 });
+      await advance(40_000);
+      expect(await store.get('s1')).toBeDefined();
+    });
+
+    it('remembers the default session id, the latest one set winning', async () => {
+      const { store } = await create();
+      expect(await store.getDefaultSessionId()).toBeUndefined();
+      await store.setDefaultSessionId('s1');
+      await store.setDefaultSessionId('s2');
+      expect(await store.getDefaultSessionId()).toBe('s2');
+    });
+  });
+}
