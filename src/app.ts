@@ -1,11 +1,14 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { createTurnRegistry, type TurnRegistry } from './chat/turn-registry.js';
+import { createTurnService, type TurnService } from './chat/turn-service.js';
 import type { Config } from './config/schema.js';
 import { AppError } from './errors.js';
 import { errorResponse, jsonBodies, notFound, onError } from './http/errors.js';
+import { approveRoutes } from './http/routes/approve.js';
 import { healthRoutes } from './http/routes/health.js';
 import { sessionRoutes } from './http/routes/sessions.js';
+import { stopRoutes } from './http/routes/stop.js';
 import { userRequestRoutes } from './http/routes/user-request.js';
 import { security } from './http/security.js';
 import type { ChatModel } from './llm/chat-model.js';
@@ -13,6 +16,7 @@ import type { Logger } from './logger.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import { createSessionService, type SessionService } from './sessions/session-service.js';
 import type { SessionStore } from './store/session-store.js';
+import { noTools, type ServerStatus, type ToolProvider } from './tools/tool-provider.js';
 
 /** The configuration the core reads; `currentDirectory` is resolved by the entry. */
 export type AppConfig = Config & { currentDirectory: string };
@@ -23,10 +27,10 @@ export interface AppDependencies {
   /** The model adapter of each provider. */
   models: (provider: 'ollama' | 'openai') => ChatModel;
   directories: DirectoryGuard;
+  /** The MCP servers' tools; none when absent. */
+  tools?: ToolProvider;
   logger: Logger;
   version: string;
-  /** State of each configured MCP server, for `/health`. */
-  mcpStatus?: () => Record<string, 'connected' | 'failed' | 'disabled'>;
   now?: () => number;
   newSessionId?: () => string;
   newRequestId?: () => string;
@@ -37,11 +41,12 @@ export interface Services {
   config: AppConfig;
   sessions: SessionService;
   turns: TurnRegistry;
-  models: AppDependencies['models'];
+  turnService: TurnService;
+  tools: ToolProvider;
   logger: Logger;
   version: string;
-  mcpStatus: () => Record<string, 'connected' | 'failed' | 'disabled'>;
-  newRequestId: () => string;
+  now: () => number;
+  mcpStatus: () => Record<string, ServerStatus>;
 }
 
 /** 256 random bits, base64url: 43 characters of `[A-Za-z0-9_-]`. */
@@ -57,29 +62,46 @@ export function randomSessionId(): string {
 export function createApp(dependencies: AppDependencies) {
   const { config, logger } = dependencies;
   const now = dependencies.now ?? Date.now;
+  const tools = dependencies.tools ?? noTools;
+  const turns = createTurnRegistry();
+  const sessions = createSessionService({
+    store: dependencies.store,
+    directories: dependencies.directories,
+    ttlMilliseconds: config.sessionTtl,
+    requireSessionId: config.requireSessionId,
+    newSessionId: dependencies.newSessionId ?? randomSessionId,
+    now,
+    defaults: {
+      provider: config.provider,
+      model: config.model,
+      temperature: config.temperature,
+      contextWindowSize: config.contextWindowSize,
+      stream: config.stream,
+      currentDirectory: config.currentDirectory,
+      systemPrompt: config.systemPrompt,
+    },
+  });
   const services: Services = {
     config,
     logger,
     version: dependencies.version,
-    models: dependencies.models,
-    mcpStatus: dependencies.mcpStatus ?? (() => ({})),
-    newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
-    turns: createTurnRegistry(),
-    sessions: createSessionService({
-      store: dependencies.store,
-      directories: dependencies.directories,
-      ttlMilliseconds: config.sessionTtl,
-      requireSessionId: config.requireSessionId,
-      newSessionId: dependencies.newSessionId ?? randomSessionId,
+    now,
+    tools,
+    mcpStatus: () => tools.status(),
+    turns,
+    sessions,
+    turnService: createTurnService({
+      sessions,
+      turns,
+      models: dependencies.models,
+      tools,
+      newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
       now,
-      defaults: {
-        provider: config.provider,
-        model: config.model,
-        temperature: config.temperature,
-        contextWindowSize: config.contextWindowSize,
-        stream: config.stream,
-        currentDirectory: config.currentDirectory,
-        systemPrompt: config.systemPrompt,
+      settings: {
+        autoApproveReadOnly: config.autoApproveReadOnly,
+        approvalTtl: config.approvalTtl,
+        maxToolRounds: config.maxToolRounds,
+        maxToolResultChars: config.maxToolResultChars,
       },
     }),
   };
@@ -110,6 +132,8 @@ export function createApp(dependencies: AppDependencies) {
   healthRoutes(app, services);
   sessionRoutes(app, services);
   userRequestRoutes(app, services);
+  approveRoutes(app, services);
+  stopRoutes(app, services);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });
   app.doc31('/openapi.json', {

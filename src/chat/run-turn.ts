@@ -1,87 +1,286 @@
+import {
+  type ApprovalSettings,
+  closeStep,
+  endTurn,
+  newToolCall,
+  openCalls,
+  settleOpenCalls,
+} from '../approvals/tool-calls.js';
 import { AppError, errorBody, toAppError } from '../errors.js';
-import type { ChatMessage, ChatModel, Usage } from '../llm/chat-model.js';
-import type { SessionRecord } from '../sessions/session-record.js';
+import type { ChatMessage, ChatModel, ToolCall } from '../llm/chat-model.js';
+import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
+import type { ToolInfo, ToolProvider } from '../tools/tool-provider.js';
+import { truncateResult } from '../tools/tool-result-text.js';
 import { fitContextWindow } from './context-window.js';
 import type { TurnEvent, TurnResponse } from './turn-events.js';
 
-export interface TurnContext {
-  /** The session's working copy; the turn appends to its history and usage. */
-  session: SessionRecord;
-  /** Id of this turn, sent in the `session` event and the response. */
-  requestId: string;
+export interface TurnSettings extends ApprovalSettings {
+  maxToolRounds: number;
+  maxToolResultChars: number;
+}
+
+export interface TurnDependencies {
   model: ChatModel;
+  tools: ToolProvider;
+  settings: TurnSettings;
   /** Saves the session; called at step boundaries only, never per token. */
   persist(session: SessionRecord): Promise<void>;
+  newRequestId(): string;
+  now(): number;
+  /** Aborting it stops the turn: the model call and running tools are cancelled, the partial text kept. */
   signal: AbortSignal;
 }
 
-/**
- * One turn of the conversation: the user's input goes to the model, its answer streams back as
- * events. Ends with exactly one `done` or `error` event; never throws.
- */
-export async function* runTurn(input: string, context: TurnContext): AsyncGenerator<TurnEvent> {
-  const { session, requestId } = context;
-  const usage: Usage = { prompt_tokens: 0, completion_tokens: 0 };
-  yield { event: 'session', data: { session_id: session.id, request_id: requestId } };
-
+/** Starts a turn with the user's input. See `advanceTurn`. */
+export function runTurn(
+  session: SessionRecord,
+  input: string,
+  dependencies: TurnDependencies,
+): AsyncGenerator<TurnEvent> {
+  session.turn = {
+    request_id: dependencies.newRequestId(),
+    rounds: 0,
+    usage: { prompt_tokens: 0, completion_tokens: 0 },
+    tool_calls: [],
+    message: '',
+  };
   session.messages.push({ role: 'user', content: input });
-  let text = '';
+  return advanceTurn(session, dependencies);
+}
+
+/**
+ * Drives the session's turn as far as it can go: runs the approved calls of the open step, hands
+ * their results to the model, and repeats while the model asks for tools that may run. Stops at
+ * the first call that needs a human (`done` with `requires_approval`), at the final answer, or at
+ * an error. Yields `session` first and exactly one `done` or `error` last; never throws.
+ */
+export async function* advanceTurn(session: SessionRecord, dependencies: TurnDependencies): AsyncGenerator<TurnEvent> {
+  const turn = session.turn as TurnState;
+  const { settings, signal } = dependencies;
+  yield { event: 'session', data: { session_id: session.id, request_id: turn.request_id } };
+  let streaming = false;
   try {
-    await context.persist(session);
-    const system: ChatMessage = { role: 'system', content: session.system_prompt };
-    const messages = fitContextWindow(
-      session.system_prompt ? system : undefined,
-      session.messages,
-      session.context_window_size,
-    );
-    const stream = context.model.stream(
-      {
-        model: session.model,
-        messages,
-        temperature: session.temperature,
-        contextWindowSize: session.context_window_size,
-      },
-      context.signal,
-    );
-    for await (const part of stream) {
-      if (part.type === 'text') {
-        text += part.text;
-        yield { event: 'token', data: { content: part.text } };
-      } else if (part.type === 'finish' && part.usage) {
-        usage.prompt_tokens += part.usage.prompt_tokens;
-        usage.completion_tokens += part.usage.completion_tokens;
-        session.last_prompt_tokens = part.usage.prompt_tokens;
+    await dependencies.persist(session);
+    for (;;) {
+      const open = openCalls(turn);
+      if (open.some((call) => call.status === 'pending')) {
+        yield { event: 'done', data: turnResponse(session, turn, turn.message) };
+        return;
       }
+      if (open.length > 0) {
+        for (const call of open) {
+          if (call.status === 'approved') yield* runTool(session, call, dependencies);
+        }
+        closeStep(session);
+        await dependencies.persist(session);
+      }
+
+      const tools = await dependencies.tools.list(session.current_directory);
+      const offered = turn.rounds < settings.maxToolRounds ? tools : [];
+      turn.message = '';
+      const calls: ToolCall[] = [];
+      streaming = true;
+      const system: ChatMessage | undefined = session.system_prompt
+        ? { role: 'system', content: session.system_prompt }
+        : undefined;
+      const stream = dependencies.model.stream(
+        {
+          model: session.model,
+          messages: fitContextWindow(system, session.messages, session.context_window_size),
+          temperature: session.temperature,
+          contextWindowSize: session.context_window_size,
+          tools: offered.map((tool) => ({
+            name: tool.name,
+            description: tool.description,
+            parameters: tool.inputSchema,
+          })),
+        },
+        signal,
+      );
+      for await (const part of stream) {
+        if (part.type === 'text') {
+          turn.message += part.text;
+          yield { event: 'token', data: { content: part.text } };
+        } else if (part.type === 'tool_call') {
+          calls.push(part.call);
+        } else if (part.usage) {
+          for (const usage of [turn.usage, session.usage]) {
+            usage.prompt_tokens += part.usage.prompt_tokens;
+            usage.completion_tokens += part.usage.completion_tokens;
+          }
+          session.last_prompt_tokens = part.usage.prompt_tokens;
+        }
+      }
+      streaming = false;
+      session.messages.push({
+        role: 'assistant',
+        content: turn.message,
+        ...(calls.length ? { tool_calls: calls } : {}),
+      });
+
+      if (calls.length === 0) {
+        endTurn(session);
+        await dependencies.persist(session);
+        yield { event: 'done', data: turnResponse(session, turn, turn.message) };
+        return;
+      }
+      if (turn.rounds >= settings.maxToolRounds) {
+        const notice = `The model asked for tools more than ${settings.maxToolRounds} times in one turn (--max-tool-rounds); the turn ends here.`;
+        for (const call of calls) {
+          turn.tool_calls.push({
+            request_id: dependencies.newRequestId(),
+            call_id: call.id,
+            name: call.name,
+            server: '',
+            arguments: call.arguments,
+            status: 'failed',
+            is_error: true,
+            result: `Not run: ${notice}`,
+            closed: false,
+          });
+        }
+        closeStep(session);
+        endTurn(session);
+        await dependencies.persist(session);
+        yield { event: 'done', data: turnResponse(session, turn, turn.message || notice) };
+        return;
+      }
+      turn.rounds += 1;
+      const byName = new Map(tools.map((tool) => [tool.name, tool]));
+      for (const call of calls) {
+        const state = newToolCall(call, byName, session.grants, {
+          ...settings,
+          requestId: dependencies.newRequestId(),
+          now: dependencies.now(),
+        });
+        turn.tool_calls.push(state);
+        const tool = { name: state.name, arguments: state.arguments, server: state.server };
+        if (state.status === 'pending') {
+          yield { event: 'approval_required', data: { request_id: state.request_id, tool, message: turn.message } };
+        } else if (state.status === 'denied' || state.status === 'failed') {
+          yield toolResultEvent(state);
+        }
+      }
+      await dependencies.persist(session);
     }
-    session.messages.push({ role: 'assistant', content: text });
-    addUsage(session, usage);
-    await context.persist(session);
-    yield { event: 'done', data: response(session, requestId, text, usage) };
   } catch (caught) {
-    const error = toAppError(caught);
-    if (text) session.messages.push({ role: 'assistant', content: text });
-    addUsage(session, usage);
-    await context.persist(session).catch(() => undefined);
-    yield { event: 'error', data: errorBody(error), status: error.status };
+    if (streaming && turn.message) session.messages.push({ role: 'assistant', content: turn.message });
+    const stopped = signal.aborted;
+    if (stopped || session.turn) {
+      settleOpenCalls(turn, stopped ? 'stopped by user' : 'the turn failed');
+      closeStep(session);
+    }
+    endTurn(session);
+    await dependencies.persist(session).catch(() => undefined);
+    if (stopped) {
+      yield { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } };
+    } else {
+      const error = toAppError(caught);
+      yield { event: 'error', data: errorBody(error), status: error.status };
+    }
   }
 }
 
-function addUsage(session: SessionRecord, usage: Usage) {
-  session.usage.prompt_tokens += usage.prompt_tokens;
-  session.usage.completion_tokens += usage.completion_tokens;
+async function* runTool(
+  session: SessionRecord,
+  call: ToolCallState,
+  dependencies: TurnDependencies,
+): AsyncGenerator<TurnEvent> {
+  const tools = await dependencies.tools.list(session.current_directory);
+  const tool: ToolInfo | undefined = tools.find(
+    (candidate) => candidate.name === call.name && candidate.server === call.server,
+  );
+  call.status = 'running';
+  await dependencies.persist(session);
+  yield {
+    event: 'tool_call',
+    data: {
+      request_id: call.request_id,
+      tool: { name: call.name, arguments: call.arguments, server: call.server },
+      approved_by: call.approved_by ?? 'user',
+    },
+  };
+  if (!tool) {
+    Object.assign(call, {
+      status: 'failed',
+      is_error: true,
+      result: `The tool "${call.name}" is no longer available.`,
+    });
+  } else {
+    const progress: TurnEvent[] = [];
+    let wake: (() => void) | undefined;
+    const outcome = dependencies.tools
+      .call(session.current_directory, tool, call.arguments, {
+        signal: dependencies.signal,
+        onProgress: (update) => {
+          progress.push({ event: 'tool_progress', data: { request_id: call.request_id, ...update } });
+          wake?.();
+        },
+      })
+      .then((result) => ({ result }));
+    for (;;) {
+      const settled = await Promise.race([
+        outcome,
+        new Promise<undefined>((resolve) => (wake = () => resolve(undefined))),
+      ]);
+      while (progress.length > 0) yield progress.shift() as TurnEvent;
+      if (settled) {
+        const content = truncateResult(settled.result.content, dependencies.settings.maxToolResultChars);
+        Object.assign(call, {
+          status: settled.result.isError ? 'failed' : 'executed',
+          result: content,
+          is_error: settled.result.isError,
+        });
+        break;
+      }
+    }
+  }
+  await dependencies.persist(session);
+  yield toolResultEvent(call);
 }
 
-function response(session: SessionRecord, requestId: string, message: string, usage: Usage): TurnResponse {
+function toolResultEvent(call: ToolCallState): TurnEvent {
   return {
-    request_id: requestId,
-    requires_approval: false,
-    tool: null,
+    event: 'tool_result',
+    data: {
+      request_id: call.request_id,
+      tool: { name: call.name, server: call.server },
+      content: call.result ?? '',
+      is_error: call.is_error ?? false,
+    },
+  };
+}
+
+const publicStatus = {
+  pending: 'pending',
+  approved: 'pending',
+  running: 'pending',
+  executed: 'executed',
+  failed: 'executed',
+  denied: 'denied',
+  expired: 'denied',
+} as const;
+
+/** The JSON response (and `done` data) for the turn as it stands. */
+export function turnResponse(session: SessionRecord, turn: TurnState, message: string): TurnResponse {
+  const pending = turn.tool_calls.find((call) => call.status === 'pending' && !call.closed);
+  return {
+    request_id: pending?.request_id ?? turn.request_id,
+    requires_approval: pending !== undefined,
+    tool: pending ? { name: pending.name, arguments: pending.arguments, server: pending.server } : null,
     message,
     model: session.model,
     role: 'assistant',
     session_id: session.id,
-    tool_calls: [],
-    usage: { ...usage },
+    tool_calls: turn.tool_calls.map((call) => ({
+      request_id: call.request_id,
+      name: call.name,
+      arguments: call.arguments,
+      server: call.server,
+      status: publicStatus[call.status],
+      ...(call.result !== undefined ? { result: call.result, is_error: call.is_error ?? false } : {}),
+    })),
+    usage: { ...turn.usage },
   };
 }
 

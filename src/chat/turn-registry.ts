@@ -19,6 +19,10 @@ export function createTurnRegistry() {
     end(sessionId: string, controller: AbortController) {
       if (running.get(sessionId) === controller) running.delete(sessionId);
     },
+    /** The running turn's controller: aborting it stops the turn. */
+    controller(sessionId: string): AbortController | undefined {
+      return running.get(sessionId);
+    },
     isRunning(sessionId: string): boolean {
       return running.has(sessionId);
     },

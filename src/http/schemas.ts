@@ -55,7 +55,7 @@ export const healthSchema = z.object({
   version: z.string(),
   provider: z.string(),
   model: z.string(),
-  mcp: z.record(z.string(), z.enum(['connected', 'failed', 'disabled'])),
+  mcp: z.record(z.string(), z.enum(['connected', 'connecting', 'failed', 'disabled'])),
 });
 
 export const errorResponseSchema = errorDataSchema;

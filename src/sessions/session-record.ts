@@ -18,6 +18,44 @@ export const chatMessageSchema = z.object({
 export const usageSchema = z.object({ prompt_tokens: z.number(), completion_tokens: z.number() });
 
 /**
+ * One tool call of a turn and where it is in its life:
+ * pending → approved | denied | expired; approved → running → executed | failed.
+ * A call the model made that cannot run (unknown tool, invalid arguments) starts as failed.
+ */
+export const toolCallStateSchema = z.object({
+  /** Our id for the call: what `approval_required` names and `POST /approve` answers. */
+  request_id: z.string(),
+  /** The model's id for the call, echoed in the tool result message. */
+  call_id: z.string(),
+  /** The tool's name as offered to the model. */
+  name: z.string(),
+  server: z.string(),
+  /** Exactly the arguments shown to the human; the tool runs with these. */
+  arguments: z.record(z.string(), z.unknown()),
+  status: z.enum(['pending', 'approved', 'denied', 'expired', 'running', 'executed', 'failed']),
+  approved_by: z.enum(['user', 'policy']).optional(),
+  reason: z.string().optional(),
+  result: z.string().optional(),
+  is_error: z.boolean().optional(),
+  /** Epoch milliseconds after which a pending call counts as expired. */
+  expires_at: z.number().optional(),
+  /** Whether its result message is in the history (then the call is final). */
+  closed: z.boolean(),
+});
+
+/** The turn in progress or waiting on approvals; null between turns. */
+export const turnStateSchema = z.object({
+  request_id: z.string(),
+  /** Model calls of this turn that asked for tools. */
+  rounds: z.number().int(),
+  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }),
+  /** Every tool call of the turn; the open step's calls are those not yet `closed`. */
+  tool_calls: z.array(toolCallStateSchema),
+  /** Assistant text of the current step. */
+  message: z.string(),
+});
+
+/**
  * A session as the store keeps it. Validated whenever it is read back from a store, since a
  * store (KV, a file, a database) is a trust boundary too.
  */
@@ -34,8 +72,15 @@ export const sessionRecordSchema = z.object({
   usage: usageSchema,
   /** Prompt tokens of the latest model call: how full the context window is. */
   last_prompt_tokens: z.number(),
+  turn: turnStateSchema.nullable(),
+  /** Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided`. */
+  recent_calls: z.array(z.object({ request_id: z.string(), status: z.string() })),
+  /** Tools approved for the rest of the session (`remember: "session"`), as `server/name` keys. */
+  grants: z.array(z.string()),
   created_at: z.string(),
   updated_at: z.string(),
 });
 
+export type ToolCallState = z.infer<typeof toolCallStateSchema>;
+export type TurnState = z.infer<typeof turnStateSchema>;
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;

@@ -38,6 +38,13 @@ export type SessionService = ReturnType<typeof createSessionService>;
 
 export const sessionIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
 
+const unknownSession = (id: string) =>
+  new AppError(
+    404,
+    'unknown_session',
+    `Session ${id} does not exist or has expired; start one with POST /start_session.`,
+  );
+
 export function defaultSystemPrompt(directory: string): string {
   return `You are a helpful assistant. The user's working directory is ${directory}. When tools are offered, use them when they help, and say what you did.`;
 }
@@ -80,6 +87,9 @@ export function createSessionService(options: SessionServiceOptions) {
       messages: [],
       usage: { prompt_tokens: 0, completion_tokens: 0 },
       last_prompt_tokens: 0,
+      turn: null,
+      recent_calls: [],
+      grants: [],
       created_at: time,
       updated_at: time,
     };
@@ -87,8 +97,30 @@ export function createSessionService(options: SessionServiceOptions) {
     return record;
   };
 
+  const locks = new Map<string, Promise<unknown>>();
+
   return {
     save,
+    /**
+     * Runs `task` while no other task of the same session runs in this process: what makes a
+     * decision on a tool call, or the start of a turn, happen exactly once.
+     */
+    async locked<T>(id: string, task: () => Promise<T>): Promise<T> {
+      const current = (locks.get(id) ?? Promise.resolve()).then(task);
+      const tail = current.catch(() => undefined);
+      locks.set(id, tail);
+      try {
+        return await current;
+      } finally {
+        if (locks.get(id) === tail) locks.delete(id);
+      }
+    },
+    /** The session with this id, freshly read; 404 `unknown_session` when it is gone. */
+    async load(id: string): Promise<SessionRecord> {
+      const record = await load(id);
+      if (!record) throw unknownSession(id);
+      return record;
+    },
     /** A new session from `/start_session`, which becomes the default one. */
     async start(settings: SessionSettings): Promise<SessionRecord> {
       const record = await create(settings);

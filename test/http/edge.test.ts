@@ -123,9 +123,11 @@ describe('routes', () => {
     const document = await (await app.request('/openapi.json')).json();
     expect(document.openapi).toBe('3.1.0');
     expect(Object.keys(document.paths).sort()).toEqual([
+      '/approve',
       '/health',
       '/session_state',
       '/start_session',
+      '/stop',
       '/user_request',
     ]);
     const input = document.paths['/user_request'].post.requestBody.content['application/json'].schema.properties.input;

@@ -1,5 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Services } from '../../app.js';
+import { expireCalls } from '../../approvals/tool-calls.js';
+import type { SessionRecord } from '../../sessions/session-record.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { sessionQuerySchema, sessionStateSchema, startSessionBodySchema } from '../schemas.js';
 import { requestedSessionId } from '../session-id.js';
@@ -28,13 +30,22 @@ const getSessionState = createRoute({
 });
 
 export function sessionRoutes(app: OpenAPIHono, services: Services) {
+  const view = async (record: SessionRecord) => {
+    if (expireCalls(record.turn, services.now())) await services.sessions.save(record);
+    return sessionState(record, {
+      running: services.turns.isRunning(record.id),
+      tools: await services.tools.list(record.current_directory),
+      autoApproveReadOnly: services.config.autoApproveReadOnly,
+    });
+  };
+
   app.openapi(startSession, async (c) => {
     const record = await services.sessions.start(c.req.valid('json'));
-    return c.json(sessionState(record, false), 201);
+    return c.json(await view(record), 201);
   });
 
   app.openapi(getSessionState, async (c) => {
     const record = await services.sessions.resolve(requestedSessionId(c));
-    return c.json(sessionState(record, services.turns.isRunning(record.id)), 200);
+    return c.json(await view(record), 200);
   });
 }

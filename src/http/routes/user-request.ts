@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { Services } from '../../app.js';
-import { collectTurn, runTurn } from '../../chat/run-turn.js';
+import { collectTurn } from '../../chat/run-turn.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { turnResponseSchema, userRequestBodySchema } from '../schemas.js';
 import { requestedSessionId } from '../session-id.js';
@@ -19,19 +19,7 @@ export function userRequestRoutes(app: OpenAPIHono, services: Services) {
 
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
-    const session = await services.sessions.resolve(requestedSessionId(c, body.session_id));
-    const controller = services.turns.begin(session.id);
-    try {
-      const events = runTurn(body.input, {
-        session,
-        requestId: services.newRequestId(),
-        model: services.models(session.provider),
-        persist: services.sessions.save,
-        signal: controller.signal,
-      });
-      return c.json(await collectTurn(events), 200);
-    } finally {
-      services.turns.end(session.id, controller);
-    }
+    const events = await services.turnService.start(requestedSessionId(c, body.session_id), body.input);
+    return c.json(await collectTurn(events), 200);
   });
 }

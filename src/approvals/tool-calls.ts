@@ -1,0 +1,127 @@
+import type { ToolCall } from '../llm/chat-model.js';
+import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
+import type { ToolInfo } from '../tools/tool-provider.js';
+import { decide, grantKey } from './policy.js';
+
+export interface ApprovalSettings {
+  autoApproveReadOnly: boolean;
+  /** How long a pending call waits for a decision (milliseconds). */
+  approvalTtl: number;
+}
+
+/** A human's answer to one pending call. */
+export interface Decision {
+  approve: boolean;
+  reason?: string;
+  remember?: 'once' | 'session';
+}
+
+export const deniedText = (reason?: string) =>
+  `The user denied this tool call; it did not run.${reason ? ` Reason: ${reason}` : ''}`;
+export const expiredText = 'The tool did not run: approval expired before the user decided.';
+export const stoppedText = 'The tool did not finish: stopped by user.';
+
+/**
+ * The state of a call the model just made: refused when the tool is unknown or its arguments are
+ * not a JSON object (nothing runs), denied or approved when the policy says so, else pending.
+ */
+export function newToolCall(
+  call: ToolCall,
+  tools: ReadonlyMap<string, ToolInfo>,
+  grants: readonly string[],
+  settings: ApprovalSettings & { requestId: string; now: number },
+): ToolCallState {
+  const tool = tools.get(call.name);
+  const base = {
+    request_id: settings.requestId,
+    call_id: call.id,
+    name: call.name,
+    server: tool?.server ?? '',
+    arguments: call.arguments,
+    closed: false,
+  };
+  if (!tool) {
+    const known = [...tools.keys()].join(', ') || 'none';
+    return {
+      ...base,
+      status: 'failed',
+      is_error: true,
+      result: `Unknown tool "${call.name}"; it did not run. Tools: ${known}.`,
+    };
+  }
+  if (call.invalidArguments !== undefined) {
+    return {
+      ...base,
+      status: 'failed',
+      is_error: true,
+      result: `The arguments were not a JSON object, so the tool did not run: ${call.invalidArguments.slice(0, 500)}`,
+    };
+  }
+  const decision = decide(tool, grants, settings.autoApproveReadOnly);
+  if (decision.kind === 'deny')
+    return { ...base, status: 'denied', reason: decision.reason, result: deniedText(decision.reason) };
+  if (decision.kind === 'allow') return { ...base, status: 'approved', approved_by: 'policy' };
+  return { ...base, status: 'pending', expires_at: settings.now + settings.approvalTtl };
+}
+
+/** Marks every pending call past its expiry as expired. Returns whether any changed. */
+export function expireCalls(turn: TurnState | null, now: number): boolean {
+  let changed = false;
+  for (const call of turn?.tool_calls ?? []) {
+    if (call.status === 'pending' && call.expires_at !== undefined && call.expires_at <= now) {
+      Object.assign(call, { status: 'expired', reason: 'approval expired', result: expiredText, is_error: true });
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** Applies a human's decision to a pending call, and a `remember: "session"` grant to the session. */
+export function applyDecision(session: SessionRecord, call: ToolCallState, decision: Decision) {
+  if (decision.approve) {
+    call.status = 'approved';
+    call.approved_by = 'user';
+    if (decision.remember === 'session' && !session.grants.includes(grantKey(call)))
+      session.grants.push(grantKey(call));
+  } else {
+    Object.assign(call, {
+      status: 'denied',
+      reason: decision.reason,
+      result: deniedText(decision.reason),
+      is_error: true,
+    });
+  }
+}
+
+/** Ends every call of the open step that has not finished, with `reason` as its result. */
+export function settleOpenCalls(turn: TurnState, reason: string) {
+  for (const call of turn.tool_calls) {
+    if (call.closed) continue;
+    if (call.status === 'pending')
+      Object.assign(call, { status: 'denied', reason, result: deniedText(reason), is_error: true });
+    else if (call.status === 'approved' || call.status === 'running') {
+      Object.assign(call, { status: 'failed', result: stoppedText, is_error: true });
+    }
+  }
+}
+
+/** Appends the result message of each finished, unclosed call, in the order the model made them. */
+export function closeStep(session: SessionRecord) {
+  for (const call of session.turn?.tool_calls ?? []) {
+    if (call.closed || call.result === undefined) continue;
+    session.messages.push({ role: 'tool', content: call.result, tool_call_id: call.call_id, name: call.name });
+    call.closed = true;
+  }
+}
+
+export const openCalls = (turn: TurnState | null) => (turn?.tool_calls ?? []).filter((call) => !call.closed);
+export const pendingCalls = (turn: TurnState | null) => openCalls(turn).filter((call) => call.status === 'pending');
+
+/** Ends the session's turn, remembering how its calls ended (the latest 100 calls). */
+export function endTurn(session: SessionRecord) {
+  for (const call of session.turn?.tool_calls ?? []) {
+    session.recent_calls.push({ request_id: call.request_id, status: call.status });
+  }
+  session.recent_calls.splice(0, Math.max(0, session.recent_calls.length - 100));
+  session.turn = null;
+}

@@ -1,0 +1,176 @@
+import {
+  applyDecision,
+  closeStep,
+  type Decision,
+  endTurn,
+  expireCalls,
+  pendingCalls,
+  settleOpenCalls,
+} from '../approvals/tool-calls.js';
+import { AppError } from '../errors.js';
+import type { ChatModel } from '../llm/chat-model.js';
+import type { SessionRecord } from '../sessions/session-record.js';
+import type { SessionService } from '../sessions/session-service.js';
+import type { ToolProvider } from '../tools/tool-provider.js';
+import { advanceTurn, runTurn, type TurnDependencies, type TurnSettings, turnResponse } from './run-turn.js';
+import type { TurnEvent, TurnResponse } from './turn-events.js';
+import type { TurnRegistry } from './turn-registry.js';
+
+export interface TurnServiceOptions {
+  sessions: SessionService;
+  turns: TurnRegistry;
+  models: (provider: 'ollama' | 'openai') => ChatModel;
+  tools: ToolProvider;
+  settings: TurnSettings;
+  newRequestId: () => string;
+  now: () => number;
+}
+
+/** A decision on one call, as `/approve` receives it. */
+export interface CallDecision extends Decision {
+  request_id: string;
+}
+
+export type DecisionOutcome =
+  /** Calls of the step still wait: the response names the next one. */
+  | { kind: 'waiting'; response: TurnResponse }
+  /** The step is decided: the turn goes on in `events`. */
+  | { kind: 'continued'; events: AsyncGenerator<TurnEvent> };
+
+/**
+ * Starting turns, deciding tool calls and stopping turns, each decided under the session's lock
+ * so that every transition has exactly one winner. The events a started turn yields must be
+ * consumed to the end: that is what releases the session for the next turn.
+ */
+export function createTurnService(options: TurnServiceOptions) {
+  const { sessions, turns } = options;
+
+  const dependencies = (session: SessionRecord, controller: AbortController): TurnDependencies => ({
+    model: options.models(session.provider),
+    tools: options.tools,
+    settings: options.settings,
+    persist: sessions.save,
+    newRequestId: options.newRequestId,
+    now: options.now,
+    signal: controller.signal,
+  });
+
+  async function* released(sessionId: string, controller: AbortController, events: AsyncGenerator<TurnEvent>) {
+    try {
+      yield* events;
+    } finally {
+      turns.end(sessionId, controller);
+    }
+  }
+
+  return {
+    /** A new turn with the user's input: 409 while a turn runs or approvals are pending. */
+    async start(requestedId: string | undefined, input: string): Promise<AsyncGenerator<TurnEvent>> {
+      const { id } = await sessions.resolve(requestedId);
+      return sessions.locked(id, async () => {
+        const session = await sessions.load(id);
+        if (turns.isRunning(id)) {
+          throw new AppError(409, 'turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
+        }
+        const expired = expireCalls(session.turn, options.now());
+        const pending = pendingCalls(session.turn);
+        if (pending.length > 0) {
+          if (expired) await sessions.save(session);
+          throw new AppError(409, 'approval_pending', 'Decide the pending tool calls with POST /approve first.', {
+            request_ids: pending.map((call) => call.request_id),
+          });
+        }
+        if (session.turn) {
+          // A step whose every call was decided (or expired) but never continued: its results go to
+          // the history before the new input, so the model is told.
+          settleOpenCalls(session.turn, 'superseded by a new request');
+          closeStep(session);
+          endTurn(session);
+        }
+        const controller = turns.begin(id);
+        return released(id, controller, runTurn(session, input, dependencies(session, controller)));
+      });
+    },
+
+    /**
+     * Applies decisions, each as if sent alone. Unknown: 404 `unknown_request`; expired: 410
+     * `approval_expired`; decided before: 409 `already_decided`. When no decision applies, the
+     * first such error is thrown; otherwise the others are reported with the outcome.
+     */
+    async decide(
+      requestedId: string | undefined,
+      decisions: CallDecision[],
+    ): Promise<DecisionOutcome & { rejected: Array<{ request_id: string; error: AppError }> }> {
+      const { id } = await sessions.resolve(requestedId);
+      return sessions.locked(id, async () => {
+        const session = await sessions.load(id);
+        let changed = expireCalls(session.turn, options.now());
+        const rejected: Array<{ request_id: string; error: AppError }> = [];
+        for (const decision of decisions) {
+          const call = session.turn?.tool_calls.find((candidate) => candidate.request_id === decision.request_id);
+          const status =
+            call?.status ?? session.recent_calls.find((past) => past.request_id === decision.request_id)?.status;
+          if (status === undefined) {
+            rejected.push({
+              request_id: decision.request_id,
+              error: new AppError(404, 'unknown_request', `No tool call ${decision.request_id} in this session.`),
+            });
+          } else if (status === 'expired') {
+            rejected.push({
+              request_id: decision.request_id,
+              error: new AppError(
+                410,
+                'approval_expired',
+                `The approval of ${decision.request_id} expired (--approval-ttl).`,
+              ),
+            });
+          } else if (!call || status !== 'pending') {
+            rejected.push({
+              request_id: decision.request_id,
+              error: new AppError(409, 'already_decided', `The tool call ${decision.request_id} was already decided.`, {
+                request_id: decision.request_id,
+                status,
+              }),
+            });
+          } else {
+            applyDecision(session, call, decision);
+            changed = true;
+          }
+        }
+        if (changed) await sessions.save(session);
+        if (rejected.length === decisions.length) throw rejected[0].error;
+        const turn = session.turn;
+        if (!turn) throw new AppError(409, 'no_turn_running', 'The turn of these calls has ended.');
+        if (pendingCalls(turn).length > 0) {
+          return { kind: 'waiting', response: turnResponse(session, turn, turn.message), rejected };
+        }
+        const controller = turns.begin(id);
+        return {
+          kind: 'continued',
+          events: released(id, controller, advanceTurn(session, dependencies(session, controller))),
+          rejected,
+        };
+      });
+    },
+
+    /** Stops the running turn, or ends one waiting on approvals; 409 `no_turn_running` otherwise. */
+    async stop(requestedId: string | undefined): Promise<void> {
+      const { id } = await sessions.resolve(requestedId);
+      await sessions.locked(id, async () => {
+        const running = turns.controller(id);
+        if (running) {
+          running.abort(new Error('stopped by user'));
+          return;
+        }
+        const session = await sessions.load(id);
+        if (!session.turn) throw new AppError(409, 'no_turn_running', 'No turn of this session is running.');
+        settleOpenCalls(session.turn, 'stopped by user');
+        closeStep(session);
+        endTurn(session);
+        await sessions.save(session);
+      });
+    },
+  };
+}
+
+export type TurnService = ReturnType<typeof createTurnService>;

@@ -1,0 +1,238 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  type CallToolResult,
+  ErrorCode,
+  ListRootsRequestSchema,
+  McpError,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Logger } from '../logger.js';
+import { configuredRule, isOffered, resolveServer, type ServerConfig, type ServersConfig } from './servers-config.js';
+import type { ServerStatus, ToolInfo, ToolProvider } from './tool-provider.js';
+import { toolResultText } from './tool-result-text.js';
+
+export interface StdioServerSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** The session's working directory. */
+  cwd: string;
+}
+
+export interface McpToolProviderOptions {
+  servers: ServersConfig;
+  /** Values for `${NAME}` substitution (the process environment, plus e.g. CONFIG_DIR). */
+  variables: Record<string, string | undefined>;
+  /** Starts a stdio server. Absent where processes cannot be started (Workers): stdio servers are disabled. */
+  startStdio?: (spec: StdioServerSpec) => Transport;
+  logger: Logger;
+  version: string;
+  /** Per-call timeout where a server sets none (milliseconds). */
+  defaultCallTimeout?: number;
+}
+
+interface Connection {
+  client?: Client;
+  connecting?: Promise<Client>;
+  tools: Tool[];
+  failures: number;
+  retryAt: number;
+}
+
+const backoff = (failures: number) => Math.min(250 * 2 ** (failures - 1), 10_000);
+
+const sleep = (milliseconds: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, milliseconds);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    });
+  });
+
+const fileUri = (directory: string) => `file://${directory.split('/').map(encodeURIComponent).join('/')}`;
+
+/** Tools of the MCP servers in servers.json, one client connection per server and working directory. */
+export function createMcpToolProvider(options: McpToolProviderOptions): ToolProvider {
+  const { logger } = options;
+  const connections = new Map<string, Connection>();
+  const enabled = Object.entries(options.servers).filter(([name, server]) => {
+    if (server.disabled) return false;
+    if (server.command && !options.startStdio) {
+      logger.warn(`MCP server "${name}" uses stdio, which this runtime cannot start; it is disabled.`);
+      return false;
+    }
+    return true;
+  });
+
+  async function open(name: string, server: ServerConfig, directory: string, connection: Connection): Promise<Client> {
+    const resolved = resolveServer(server, { ...options.variables, CURRENT_DIRECTORY: directory });
+    const client = new Client(
+      { name: 'llm-chat-server', version: options.version },
+      {
+        capabilities: { roots: { listChanged: true } },
+        listChanged: {
+          tools: {
+            onChanged: (error, tools) => {
+              if (!error && tools) connection.tools = tools;
+            },
+          },
+        },
+      },
+    );
+    client.setRequestHandler(ListRootsRequestSchema, async () => ({
+      roots: [{ uri: fileUri(directory), name: directory.split('/').filter(Boolean).pop() ?? directory }],
+    }));
+    if (resolved.command && options.startStdio) {
+      await client.connect(
+        options.startStdio({ command: resolved.command, args: resolved.args, env: resolved.env, cwd: directory }),
+      );
+    } else {
+      const url = new URL(resolved.url ?? '');
+      const requestInit = { headers: resolved.headers };
+      try {
+        await client.connect(new StreamableHTTPClientTransport(url, { requestInit }));
+      } catch {
+        logger.debug(`MCP server "${name}": Streamable HTTP failed, trying SSE`);
+        await client.connect(new SSEClientTransport(url, { requestInit }));
+      }
+    }
+    const tools: Tool[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.listTools(cursor ? { cursor } : undefined);
+      tools.push(...page.tools);
+      cursor = page.nextCursor;
+    } while (cursor);
+    connection.tools = tools;
+    client.onclose = () => {
+      if (connection.client !== client) return;
+      connection.client = undefined;
+      connection.failures += 1;
+      connection.retryAt = Date.now() + backoff(connection.failures);
+      logger.warn(`MCP server "${name}" closed its connection; it restarts on next use.`);
+    };
+    return client;
+  }
+
+  async function connect(name: string, directory: string, signal?: AbortSignal): Promise<Connection> {
+    const key = `${name}\u0000${directory}`;
+    let connection = connections.get(key);
+    if (!connection) {
+      connection = { tools: [], failures: 0, retryAt: 0 };
+      connections.set(key, connection);
+    }
+    if (connection.client) return connection;
+    if (!connection.connecting) {
+      const current = connection;
+      const server = options.servers[name];
+      current.connecting = (async () => {
+        const wait = current.retryAt - Date.now();
+        if (wait > 0) await sleep(wait, signal);
+        try {
+          const client = await open(name, server, directory, current);
+          current.client = client;
+          return client;
+        } catch (error) {
+          current.failures += 1;
+          current.retryAt = Date.now() + backoff(current.failures);
+          logger.warn(`MCP server "${name}" could not be started`, { error: String(error) });
+          throw error;
+        } finally {
+          current.connecting = undefined;
+        }
+      })();
+    }
+    await connection.connecting;
+    return connection;
+  }
+
+  return {
+    async list(directory) {
+      const perServer = await Promise.all(
+        enabled.map(async ([name, server]) => {
+          const connection = await connect(name, directory).catch(() => undefined);
+          const tools = (connection?.tools ?? []).filter((tool) => isOffered(server, tool.name));
+          return tools.map((tool) => ({ name, server, tool }));
+        }),
+      );
+      const all = perServer.flat();
+      const counts = new Map<string, number>();
+      for (const { tool } of all) counts.set(tool.name, (counts.get(tool.name) ?? 0) + 1);
+      return all.map(
+        ({ name, server, tool }): ToolInfo => ({
+          name: (counts.get(tool.name) ?? 0) > 1 ? `${name}__${tool.name}` : tool.name,
+          server: name,
+          serverToolName: tool.name,
+          description: tool.description ?? '',
+          inputSchema: tool.inputSchema as Record<string, unknown>,
+          rule: configuredRule(server, tool.name),
+          readOnlyHint: tool.annotations?.readOnlyHint,
+          destructiveHint: tool.annotations?.destructiveHint,
+        }),
+      );
+    },
+
+    async call(directory, tool, args, callOptions) {
+      const server = options.servers[tool.server];
+      const timeout = server?.timeout ? server.timeout * 1000 : (options.defaultCallTimeout ?? 60_000);
+      let connection: Connection;
+      try {
+        connection = await connect(tool.server, directory, callOptions.signal);
+      } catch {
+        if (callOptions.signal.aborted) throw callOptions.signal.reason;
+        return {
+          content: `The MCP server "${tool.server}" could not be started; the tool did not run.`,
+          isError: true,
+        };
+      }
+      try {
+        const result = (await connection.client!.callTool({ name: tool.serverToolName, arguments: args }, undefined, {
+          signal: callOptions.signal,
+          timeout,
+          resetTimeoutOnProgress: true,
+          onprogress: callOptions.onProgress,
+        })) as CallToolResult;
+        connection.failures = 0;
+        return { content: toolResultText(result), isError: result.isError === true };
+      } catch (error) {
+        if (callOptions.signal.aborted) throw callOptions.signal.reason;
+        if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+          return { content: `The tool did not answer within ${timeout / 1000}s and was cancelled.`, isError: true };
+        }
+        if (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) {
+          return {
+            content: `The MCP server "${tool.server}" exited during the call; it restarts on next use.`,
+            isError: true,
+          };
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        return { content: `The tool call failed: ${message}`, isError: true };
+      }
+    },
+
+    status() {
+      const result: Record<string, ServerStatus> = {};
+      for (const name of Object.keys(options.servers)) {
+        if (!enabled.some(([enabledName]) => enabledName === name)) {
+          result[name] = 'disabled';
+          continue;
+        }
+        const mine = [...connections.entries()].filter(([key]) => key.startsWith(`${name}\u0000`)).map(([, c]) => c);
+        if (mine.some((connection) => connection.client)) result[name] = 'connected';
+        else if (mine.some((connection) => connection.failures > 0)) result[name] = 'failed';
+        else result[name] = 'connecting';
+      }
+      return result;
+    },
+
+    async close() {
+      const clients = [...connections.values()].map((connection) => connection.client).filter(Boolean) as Client[];
+      connections.clear();
+      await Promise.allSettled(clients.map((client) => client.close()));
+    },
+  };
+}
