@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
 import packageJson from '../../package.json' with { type: 'json' };
 import { createApp } from '../app.js';
@@ -7,7 +8,10 @@ import { isLoopback } from '../http/security.js';
 import { createModels } from '../llm/create-models.js';
 import { createLogger } from '../logger.js';
 import { createNodeDirectoryGuard } from '../node/directory-guard.js';
+import { createStdioStarter } from '../node/stdio-transport.js';
 import { createMemoryStore } from '../store/memory-store.js';
+import { createMcpToolProvider } from '../tools/mcp-tool-provider.js';
+import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 
 function fail(message: string): never {
   process.stderr.write(`llm-chat-server: ${message}\n`);
@@ -22,17 +26,27 @@ if (loaded.kind === 'help') {
 }
 if (loaded.kind === 'error') fail(loaded.message);
 const { config, explicit } = loaded;
-const currentDirectory = config.currentDirectory ?? process.cwd();
+const currentDirectory = await realpath(config.currentDirectory ?? process.cwd()).catch(() =>
+  fail(`--current-directory: "${config.currentDirectory}" does not exist.`),
+);
 
 if (!isLoopback(config.host) && !config.authToken) {
   fail(`--host ${config.host} is not a loopback address; set --auth-token (or AUTH_TOKEN) to bind it.`);
 }
 const directory = await stat(currentDirectory).catch(() => undefined);
 if (!directory?.isDirectory()) fail(`--current-directory: "${currentDirectory}" is not an existing directory.`);
-if (explicit.has('serversConfig')) {
-  await readFile(config.serversConfig, 'utf8').catch((error: NodeJS.ErrnoException) =>
-    fail(`--servers-config: cannot read "${config.serversConfig}" (${error.code}); fix the path or leave it unset.`),
-  );
+const serversPath = resolve(config.serversConfig);
+const serversText = await readFile(serversPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
+  if (explicit.has('serversConfig')) {
+    fail(`--servers-config: cannot read "${config.serversConfig}" (${error.code}); fix the path or leave it unset.`);
+  }
+  return undefined;
+});
+let servers: ServersConfig = {};
+try {
+  servers = serversText === undefined ? {} : parseServersConfig(serversText, config.serversConfig);
+} catch (error) {
+  fail((error as Error).message);
 }
 
 const logger = createLogger({
@@ -41,10 +55,21 @@ const logger = createLogger({
   secrets: [config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
 });
 
+const tools = createMcpToolProvider({
+  servers,
+  variables: { ...process.env, CONFIG_DIR: dirname(serversPath) },
+  startStdio: createStdioStarter(logger),
+  logger,
+  version: packageJson.version,
+});
+// Start the servers for the default directory now, so the first request does not wait for them.
+void tools.list(currentDirectory);
+
 const app = createApp({
   config: { ...config, currentDirectory },
   store: createMemoryStore(),
   models: createModels(config),
+  tools,
   directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
   logger,
   version: packageJson.version,
@@ -58,8 +83,9 @@ server.on('error', (error: NodeJS.ErrnoException) =>
   fail(`cannot listen on ${config.host}:${config.port} (${error.code}).`),
 );
 
-const shutdown = () => {
+const shutdown = async () => {
   server.close();
+  await tools.close();
   process.exit(0);
 };
 process.on('SIGINT', shutdown);

@@ -1,13 +1,29 @@
 import { mkdtemp, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type AppConfig, createApp } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createModels } from '../../src/llm/create-models.js';
 import { createLogger } from '../../src/logger.js';
 import { createNodeDirectoryGuard } from '../../src/node/directory-guard.js';
+import { createStdioStarter } from '../../src/node/stdio-transport.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
+import { createMcpToolProvider } from '../../src/tools/mcp-tool-provider.js';
+import type { ServersConfig } from '../../src/tools/servers-config.js';
+import type { ToolProvider } from '../../src/tools/tool-provider.js';
 import type { FakeUpstream } from './fake-upstream.js';
+
+export const projectDirectory = fileURLToPath(new URL('../..', import.meta.url)).replace(/\/$/, '');
+
+const openProviders = new Set<ToolProvider>();
+
+/** Stops every MCP server the apps built so far started (call in afterAll). */
+export async function closeToolProviders() {
+  const providers = [...openProviders];
+  openProviders.clear();
+  await Promise.all(providers.map((provider) => provider.close()));
+}
 
 export const canaryApiKey = 'sk-canary-7f3a9c2e5b1d4e8f';
 
@@ -25,7 +41,11 @@ export async function temporaryDirectory(prefix = 'llm-chat-server-'): Promise<s
  * The app wired as the Node entry wires it, with the LLM at the fake upstream, a canary API key,
  * and a temporary working directory. `logs` collects every log line.
  */
-export async function buildTestApp(upstream: FakeUpstream, overrides: Partial<AppConfig> = {}) {
+export async function buildTestApp(
+  upstream: FakeUpstream,
+  overrides: Partial<AppConfig> = {},
+  options: { servers?: ServersConfig } = {},
+) {
   const currentDirectory = overrides.currentDirectory ?? (await temporaryDirectory());
   const config: AppConfig = {
     ...configSchema.parse({}),
@@ -44,10 +64,22 @@ export async function buildTestApp(upstream: FakeUpstream, overrides: Partial<Ap
     },
   });
   const store = createMemoryStore();
+  const tools = options.servers
+    ? createMcpToolProvider({
+        servers: options.servers,
+        variables: { ...process.env, PROJECT_DIR: projectDirectory },
+        startStdio: createStdioStarter(logger),
+        logger,
+        version: '0.0.0-test',
+        defaultCallTimeout: 10_000,
+      })
+    : undefined;
+  if (tools) openProviders.add(tools);
   const app = createApp({
     config,
     store,
     models: createModels({ ...config, openaiMaxRetries: 0 }),
+    tools,
     directories: createNodeDirectoryGuard({
       base: currentDirectory,
       roots: [currentDirectory, ...config.allowDirectory],
@@ -67,5 +99,5 @@ export async function buildTestApp(upstream: FakeUpstream, overrides: Partial<Ap
       headers: { 'content-type': 'application/json', ...headers },
       body: JSON.stringify(body),
     });
-  return { app, config, logs, store, post, currentDirectory };
+  return { app, config, logs, store, post, currentDirectory, tools };
 }

@@ -1,0 +1,33 @@
+import { parseServersConfig } from '../../src/tools/servers-config.js';
+import { projectDirectory } from './test-app.js';
+
+/** servers.json entries for the MCP servers the tests use, parsed as the server parses them. */
+export function servers(entries: Record<string, unknown>) {
+  return parseServersConfig(JSON.stringify({ mcpServers: entries }), 'test servers.json');
+}
+
+/** The real filesystem server from npm, rooted in the session's directory. */
+export const filesystemServer = (extra: Record<string, unknown> = {}) => ({
+  command: process.execPath,
+  args: [
+    `${projectDirectory}/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: servers.json substitution, not a template
+    '${CURRENT_DIRECTORY}',
+  ],
+  ...extra,
+});
+
+/** The real "everything" reference server from npm, over stdio. */
+export const everythingServer = (extra: Record<string, unknown> = {}) => ({
+  command: process.execPath,
+  args: [`${projectDirectory}/node_modules/@modelcontextprotocol/server-everything/dist/index.js`, 'stdio'],
+  ...extra,
+});
+
+/** Our fault server (test/helpers/mcp-fault-server.ts) over stdio, counting runs in `countFile`. */
+export const faultServer = (countFile: string, extra: Record<string, unknown> = {}) => ({
+  command: process.execPath,
+  args: ['--import', 'tsx', `${projectDirectory}/test/helpers/mcp-fault-server.ts`],
+  env: { FAULT_COUNT_FILE: countFile },
+  ...extra,
+});
