@@ -10,6 +10,17 @@ const duration = z.union([z.number().int().nonnegative(), z.string()]).transform
   return milliseconds;
 });
 
+/** A number given as a number or as decimal text (no hex, no blanks: `--port=` is an error). */
+const numeric = (pattern: RegExp, what: string) =>
+  z.union([z.number(), z.string()]).transform((value, context) => {
+    if (typeof value === 'number') return value;
+    if (pattern.test(value)) return Number(value);
+    context.addIssue({ code: 'custom', message: `must be ${what}` });
+    return z.NEVER;
+  });
+const wholeNumber = numeric(/^-?\d+$/, 'a whole number');
+const decimalNumber = numeric(/^-?(\d+(\.\d*)?|\.\d+)$/, 'a number');
+
 const url = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 const list = z.array(z.string().min(1)).default([]);
 
@@ -20,11 +31,8 @@ const list = z.array(z.string().min(1)).default([]);
 export const configSchema = z.object({
   apiKey: z.string().min(1).optional().describe('API key sent to the LLM as a bearer token'),
   model: z.string().min(1).default('qwen2.5-coder:latest').describe('model for new sessions'),
-  port: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(65535, 'must be a port from 0 to 65535')
+  port: wholeNumber
+    .pipe(z.number().min(0, 'must be a port from 0 to 65535').max(65535, 'must be a port from 0 to 65535'))
     .default(8000)
     .describe('port to listen on (0: any free port)'),
   host: z.string().min(1).default('127.0.0.1').describe('address to bind'),
@@ -36,16 +44,12 @@ export const configSchema = z.object({
   ollamaBaseUrl: url.default('http://localhost:11434').describe('base URL of Ollama'),
   serversConfig: z.string().min(1).default('config/servers.json').describe('MCP servers file (mcpServers format)'),
   currentDirectory: z.string().min(1).optional().describe("working directory of new sessions (default: the process's)"),
-  contextWindowSize: z.coerce
-    .number()
-    .int()
-    .positive('must be a whole number above 0')
+  contextWindowSize: wholeNumber
+    .pipe(z.number().positive('must be a whole number above 0'))
     .default(2048)
     .describe('context window in tokens'),
-  temperature: z.coerce
-    .number()
-    .min(0, 'must be from 0 to 2')
-    .max(2, 'must be from 0 to 2')
+  temperature: decimalNumber
+    .pipe(z.number().min(0, 'must be from 0 to 2').max(2, 'must be from 0 to 2'))
     .default(0.7)
     .describe('sampling temperature'),
   stream: z.boolean().default(false).describe('stream answers as Server-Sent Events by default'),
@@ -57,15 +61,33 @@ export const configSchema = z.object({
   systemPrompt: z.string().optional().describe('system prompt for new sessions (default: built in)'),
   allowDirectory: list.describe('more roots a session directory may lie in (repeatable)'),
   requireSessionId: z.boolean().default(false).describe('no default-session fallback'),
-  sessionTtl: duration.default(24 * 3_600_000).describe('idle session expiry'),
-  maxInputChars: z.coerce.number().int().positive().default(100_000).describe('longest input'),
-  maxBodyBytes: z.coerce.number().int().positive().default(1_048_576).describe('largest request body in bytes'),
+  sessionTtl: duration
+    .pipe(z.number().positive('must be above 0'))
+    .default(24 * 3_600_000)
+    .describe('idle session expiry'),
+  maxInputChars: wholeNumber
+    .pipe(z.number().int().positive('must be a whole number above 0'))
+    .default(100_000)
+    .describe('longest input'),
+  maxBodyBytes: wholeNumber
+    .pipe(z.number().int().positive('must be a whole number above 0'))
+    .default(1_048_576)
+    .describe('largest request body in bytes'),
   approvalTimeout: duration.default(300_000).describe('how long an open stream waits for decisions'),
-  approvalTtl: duration.default(3_600_000).describe('when a pending approval expires'),
+  approvalTtl: duration
+    .pipe(z.number().positive('must be above 0'))
+    .default(3_600_000)
+    .describe('when a pending approval expires'),
   resumeGrace: duration.default(30_000).describe('how long a turn outlives its last client'),
   autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
-  maxToolRounds: z.coerce.number().int().positive().default(25).describe('model calls that request tools, per turn'),
-  maxToolResultChars: z.coerce.number().int().positive().default(32_000).describe('longer tool results are truncated'),
+  maxToolRounds: wholeNumber
+    .pipe(z.number().int().positive('must be a whole number above 0'))
+    .default(25)
+    .describe('model calls that request tools, per turn'),
+  maxToolResultChars: wholeNumber
+    .pipe(z.number().int().positive('must be a whole number above 0'))
+    .default(32_000)
+    .describe('longer tool results are truncated'),
   upstreamTimeout: duration
     .pipe(z.number().positive('must be above 0'))
     .default(120_000)

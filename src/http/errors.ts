@@ -52,6 +52,11 @@ export function jsonBodies(maxBytes: number): MiddlewareHandler[] {
   });
   const contentType: MiddlewareHandler = async (c, next) => {
     const length = c.req.header('content-length');
+    const type = c.req.header('content-type');
+    const json = type !== undefined && /^application\/(.+\+)?json\s*(;|$)/i.test(type);
+    if (type !== undefined && !json) {
+      throw new AppError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+    }
     if (!c.req.raw.body || length === '0') {
       const headers = new Headers(c.req.raw.headers);
       headers.delete('content-length');
@@ -59,8 +64,7 @@ export function jsonBodies(maxBytes: number): MiddlewareHandler[] {
       c.req.raw = new Request(c.req.raw, { body: '{}', headers });
       return next();
     }
-    const type = c.req.header('content-type') ?? '';
-    if (!/^application\/(.+\+)?json\s*(;|$)/i.test(type)) {
+    if (!json) {
       throw new AppError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
     }
     await next();
@@ -69,5 +73,6 @@ export function jsonBodies(maxBytes: number): MiddlewareHandler[] {
     (handler: MiddlewareHandler): MiddlewareHandler =>
     (c, next) =>
       c.req.method === 'POST' ? handler(c, next) : next();
-  return [onlyPost(limit), onlyPost(contentType)];
+  // The type check first, so a large body of the wrong type is refused before it is read.
+  return [onlyPost(contentType), onlyPost(limit)];
 }

@@ -28,7 +28,8 @@ export function userRequestBodySchema(maxInputChars: number) {
   });
 }
 
-export const sessionQuerySchema = z.object({ session_id: sessionIdField });
+// An array when the query repeats it: the handler then answers 400 conflicting_session_id.
+export const sessionQuerySchema = z.object({ session_id: z.union([z.string(), z.array(z.string())]).optional() });
 
 export const sessionStateSchema = z.object({
   session_id: z.string(),

@@ -78,7 +78,11 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
       if (c.req.method === 'GET' && c.req.path === '/health') return next();
       const header = c.req.header('authorization');
       let given = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
-      if (given === undefined && c.req.method === 'GET') given = c.req.query('access_token');
+      // Only the streaming GETs, for EventSource, which cannot send headers: a token in a URL leaks
+      // into history and proxy logs, so no other route takes one.
+      if (given === undefined && c.req.method === 'GET' && workStartingGets.has(c.req.path)) {
+        given = c.req.query('access_token');
+      }
       if (given === undefined || !(await timingSafeEqual(given, token))) {
         c.header('WWW-Authenticate', 'Bearer');
         throw new AppError(401, 'unauthorized', 'Send the server\'s token as "Authorization: Bearer <token>".');

@@ -8,7 +8,7 @@ import { sessionIdPattern } from '../sessions/session-service.js';
  * given must agree. Undefined when none is given.
  */
 export function requestedSessionId(c: Context, fromBody?: string): string | undefined {
-  const given = [fromBody, c.req.query('session_id'), c.req.header('x-session-id')].filter(
+  const given = [fromBody, ...(c.req.queries('session_id') ?? []), c.req.header('x-session-id')].filter(
     (value): value is string => value !== undefined,
   );
   for (const id of given) {

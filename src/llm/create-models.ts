@@ -16,11 +16,8 @@ export function createModels(options: ModelsOptions): (provider: 'ollama' | 'ope
   const made = new Map<string, ChatModel>();
   const make = (provider: 'ollama' | 'openai') =>
     provider === 'ollama'
-      ? createOllamaModel({
-          baseUrl: options.ollamaBaseUrl,
-          apiKey: options.apiKey,
-          timeoutMilliseconds: options.upstreamTimeout,
-        })
+      ? // The key is for the OpenAI-compatible API; it is never sent to Ollama, which any session may pick.
+        createOllamaModel({ baseUrl: options.ollamaBaseUrl, timeoutMilliseconds: options.upstreamTimeout })
       : createOpenAiModel({
           baseUrl: options.openaiBaseUrl,
           apiKey: options.apiKey,

@@ -19,11 +19,21 @@ export function upstreamError(provider: Provider, status: number | undefined, me
   });
 }
 
+/** A URL as safe to show: no user, password, query or fragment. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
 export function upstreamUnavailable(provider: Provider, baseUrl: string): AppError {
   return new AppError(
     503,
     'upstream_unavailable',
-    `Could not connect to the ${provider} LLM at ${baseUrl}; check that it is running and the base URL is right.`,
+    `Could not connect to the ${provider} LLM at ${displayUrl(baseUrl)}; check that it is running and the base URL is right.`,
     { provider },
   );
 }

@@ -1,5 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
-import { isAbsolute, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { AppError } from '../errors.js';
 import type { DirectoryGuard } from '../sessions/directory-guard.js';
 
@@ -12,7 +12,7 @@ export interface NodeDirectoryGuardOptions {
 
 const inside = (path: string, root: string) => {
   const difference = relative(root, path);
-  return difference === '' || (!difference.startsWith('..') && !isAbsolute(difference));
+  return difference === '' || (difference !== '..' && !difference.startsWith(`..${sep}`) && !isAbsolute(difference));
 };
 
 export function createNodeDirectoryGuard(options: NodeDirectoryGuardOptions): DirectoryGuard {

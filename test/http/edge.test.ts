@@ -45,6 +45,15 @@ describe('request bodies', () => {
     expect((await errorOf(response)).code).toBe('invalid_request');
   });
 
+  it('an empty body of another type is 415 too, not taken as {}', async () => {
+    const { app } = await buildTestApp(upstream);
+    const response = await app.request('/start_session', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'content-length': '0' },
+    });
+    expect(response.status).toBe(415);
+  });
+
   it.each(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x'])(
     'a %s body: 415 unsupported_media_type, and nothing reaches the model',
     async (type) => {
@@ -63,7 +72,8 @@ describe('request bodies', () => {
 
   it('a body over --max-body-bytes with Content-Length: 413 payload_too_large', async () => {
     const { post } = await buildTestApp(upstream, { maxBodyBytes: 1000 });
-    const response = await post('/user_request', { input: 'x'.repeat(2000) });
+    const body = JSON.stringify({ input: 'x'.repeat(2000) });
+    const response = await post('/user_request', JSON.parse(body), { 'content-length': String(body.length) });
     expect(response.status).toBe(413);
     expect((await errorOf(response)).code).toBe('payload_too_large');
   });
@@ -209,9 +219,12 @@ describe('security', () => {
       expect((await post('/start_session', {}, { authorization: `Bearer ${token}` })).status).toBe(201);
     });
 
-    it('accepts access_token in the query of a GET (for EventSource), not of a POST', async () => {
+    it('accepts access_token in the query only on the streaming GETs (for EventSource)', async () => {
       const { app } = await buildTestApp(upstream, { authToken: token });
-      expect((await app.request(`/session_state?access_token=${token}`)).status).toBe(200);
+      const stream = await app.request(`/user_request?input=hi&access_token=${token}`);
+      expect(stream.status).not.toBe(401);
+      expect((await app.request(`/user_request?input=hi&access_token=wrong`)).status).toBe(401);
+      expect((await app.request(`/session_state?access_token=${token}`)).status).toBe(401);
       const post = await app.request(`/start_session?access_token=${token}`, { method: 'POST' });
       expect(post.status).toBe(401);
     });

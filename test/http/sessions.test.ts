@@ -87,6 +87,17 @@ describe('current_directory is confined to the allowed roots', () => {
     await mkdir(join(currentDirectory, 'project'));
     const relative = await (await post('/start_session', { current_directory: 'project/../project' })).json();
     expect(relative.current_directory).toBe(join(currentDirectory, 'project'));
+    const absolute = await (
+      await post('/start_session', { current_directory: join(currentDirectory, 'project') })
+    ).json();
+    expect(absolute.current_directory).toBe(join(currentDirectory, 'project'));
+  });
+
+  it('accepts a directory whose name starts with two dots', async () => {
+    const { post, currentDirectory } = await buildTestApp(upstream);
+    await mkdir(join(currentDirectory, '..data'));
+    const response = await post('/start_session', { current_directory: '..data' });
+    expect(response.status).toBe(201);
   });
 
   it('accepts a directory under --allow-directory', async () => {
@@ -155,10 +166,22 @@ describe('naming a session', () => {
   });
 
   it('rejects two different ids in one request with 400 conflicting_session_id', async () => {
-    const { post } = await buildTestApp(upstream);
+    const { post, app } = await buildTestApp(upstream);
     const response = await post('/user_request', { input: 'hi', session_id: 'aaaa' }, { 'X-Session-Id': 'bbbb' });
     expect(response.status).toBe(400);
     expect((await response.json()).error.code).toBe('conflicting_session_id');
+    const inQuery = await app.request('/session_state?session_id=aaaa&session_id=bbbb');
+    expect((await inQuery.json()).error.code).toBe('conflicting_session_id');
+    const bodyAndQuery = await post('/user_request?session_id=bbbb', { input: 'hi', session_id: 'aaaa' });
+    expect((await bodyAndQuery.json()).error.code).toBe('conflicting_session_id');
+  });
+
+  it('POST /user_request finds the session named in the body', async () => {
+    const { post } = await buildTestApp(upstream);
+    const { session_id } = await (await post('/start_session', { model: 'named' })).json();
+    await post('/start_session', { model: 'other' });
+    await post('/user_request', { input: 'hi', session_id });
+    expect(upstream.chatRequests().at(-1)?.body.model).toBe('named');
   });
 
   it('answers 404 unknown_session for an id of the right form that does not exist', async () => {

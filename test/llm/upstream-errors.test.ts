@@ -40,15 +40,15 @@ describe.each(['ollama', 'openai'] as const)('upstream failures through the %s a
   );
 
   it('an error inside the stream, after tokens, becomes 502 and the partial text is kept', async () => {
-    const { post } = await app();
+    const built = await app();
     upstream.reply({ midStreamError: 'Provider disconnected unexpectedly', text: ['Part', 'ial'] });
-    const response = await post('/user_request', { input: 'hi' });
+    const response = await built.post('/user_request', { input: 'hi' });
     expect(response.status).toBe(502);
     const body = await response.json();
     expect(body.error).toMatchObject({ code: 'upstream_error', details: { provider, status: null } });
     expect(body.error.details.message).toContain('Provider disconnected unexpectedly');
-    const state = await (await (await app()).app.request('/session_state')).json();
-    expect(state.messages).toBeDefined();
+    const state = await (await built.app.request('/session_state')).json();
+    expect(state.messages.at(-1)).toEqual({ role: 'assistant', content: 'Partial' });
   });
 
   it('a stream that ends before the model finished is a 502, not a silent short answer', async () => {
@@ -59,16 +59,20 @@ describe.each(['ollama', 'openai'] as const)('upstream failures through the %s a
     expect((await response.json()).error.code).toBe('upstream_error');
   });
 
-  it('an unreachable upstream becomes 503 upstream_unavailable', async () => {
+  it('an unreachable upstream becomes 503 upstream_unavailable, without the URL credentials', async () => {
     const port = await closedPort();
     const { post } = await buildTestApp(upstream, {
       provider,
-      ollamaBaseUrl: `http://127.0.0.1:${port}`,
-      openaiBaseUrl: `http://127.0.0.1:${port}/v1`,
+      ollamaBaseUrl: `http://user:url-secret@127.0.0.1:${port}/?key=query-secret`,
+      openaiBaseUrl: `http://user:url-secret@127.0.0.1:${port}/v1?key=query-secret`,
     });
     const response = await post('/user_request', { input: 'hi' });
     expect(response.status).toBe(503);
-    expect((await response.json()).error).toMatchObject({ code: 'upstream_unavailable', details: { provider } });
+    const text = await response.text();
+    expect(JSON.parse(text).error).toMatchObject({ code: 'upstream_unavailable', details: { provider } });
+    expect(text).toContain(`127.0.0.1:${port}`);
+    expect(text).not.toContain('url-secret');
+    expect(text).not.toContain('query-secret');
   });
 
   it('an upstream that never answers becomes 504 upstream_timeout after --upstream-timeout', async () => {
