@@ -1,11 +1,13 @@
 import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { createTurnChannels, type TurnChannels } from './chat/turn-channels.js';
 import { createTurnRegistry, type TurnRegistry } from './chat/turn-registry.js';
 import { createTurnService, type TurnService } from './chat/turn-service.js';
 import type { Config } from './config/schema.js';
 import { AppError } from './errors.js';
 import { errorResponse, jsonBodies, notFound, onError } from './http/errors.js';
 import { approveRoutes } from './http/routes/approve.js';
+import { eventsRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { stopRoutes } from './http/routes/stop.js';
@@ -32,6 +34,8 @@ export interface AppDependencies {
   logger: Logger;
   version: string;
   now?: () => number;
+  /** The longest silence on an event stream before a `: ping` comment (default 15 s). */
+  keepAlive?: number;
   newSessionId?: () => string;
   newRequestId?: () => string;
 }
@@ -42,6 +46,7 @@ export interface Services {
   sessions: SessionService;
   turns: TurnRegistry;
   turnService: TurnService;
+  channels: TurnChannels;
   tools: ToolProvider;
   logger: Logger;
   version: string;
@@ -90,6 +95,12 @@ export function createApp(dependencies: AppDependencies) {
     mcpStatus: () => tools.status(),
     turns,
     sessions,
+    channels: createTurnChannels({
+      approvalTimeout: config.approvalTimeout,
+      resumeGrace: config.resumeGrace,
+      keepAlive: dependencies.keepAlive ?? 15_000,
+      now,
+    }),
     turnService: createTurnService({
       sessions,
       turns,
@@ -133,6 +144,7 @@ export function createApp(dependencies: AppDependencies) {
   sessionRoutes(app, services);
   userRequestRoutes(app, services);
   approveRoutes(app, services);
+  eventsRoutes(app, services);
   stopRoutes(app, services);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer' });

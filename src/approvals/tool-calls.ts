@@ -58,8 +58,9 @@ export function newToolCall(
     };
   }
   const decision = decide(tool, grants, settings.autoApproveReadOnly);
-  if (decision.kind === 'deny')
-    return { ...base, status: 'denied', reason: decision.reason, result: deniedText(decision.reason) };
+  if (decision.kind === 'deny') {
+    return { ...base, status: 'denied', reason: decision.reason, result: deniedText(decision.reason), is_error: true };
+  }
   if (decision.kind === 'allow') return { ...base, status: 'approved', approved_by: 'policy' };
   return { ...base, status: 'pending', expires_at: settings.now + settings.approvalTtl };
 }

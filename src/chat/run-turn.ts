@@ -37,8 +37,10 @@ export function runTurn(
   input: string,
   dependencies: TurnDependencies,
 ): AsyncGenerator<TurnEvent> {
+  session.turns_started += 1;
   session.turn = {
     request_id: dependencies.newRequestId(),
+    sequence: session.turns_started,
     rounds: 0,
     usage: { prompt_tokens: 0, completion_tokens: 0 },
     tool_calls: [],
@@ -167,7 +169,8 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
     if (streaming && turn.message) session.messages.push({ role: 'assistant', content: turn.message });
     const stopped = signal.aborted;
     if (stopped || session.turn) {
-      settleOpenCalls(turn, stopped ? 'stopped by user' : 'the turn failed');
+      const why = signal.reason instanceof Error ? signal.reason.message : 'stopped by user';
+      settleOpenCalls(turn, stopped ? why : 'the turn failed');
       closeStep(session);
     }
     endTurn(session);

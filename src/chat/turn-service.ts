@@ -31,11 +31,25 @@ export interface CallDecision extends Decision {
   request_id: string;
 }
 
+/** A run of a session's turn (its start, or a continuation) that must be consumed to the end. */
+export interface TurnRun {
+  sessionId: string;
+  /** The turn's number in the session (the first part of its event ids). */
+  sequence: number;
+  /** The session's stream default. */
+  stream: boolean;
+  events: AsyncGenerator<TurnEvent>;
+  /** Aborting it stops the run. */
+  controller: AbortController;
+}
+
 export type DecisionOutcome =
   /** Calls of the step still wait: the response names the next one. */
   | { kind: 'waiting'; response: TurnResponse }
-  /** The step is decided: the turn goes on in `events`. */
-  | { kind: 'continued'; events: AsyncGenerator<TurnEvent> };
+  /** The step is decided and the turn goes on in `run`. */
+  | { kind: 'continued'; run: TurnRun }
+  /** The step is decided; the turn goes on when asked (`resume`). */
+  | { kind: 'deferred' };
 
 /**
  * Starting turns, deciding tool calls and stopping turns, each decided under the session's lock
@@ -63,9 +77,19 @@ export function createTurnService(options: TurnServiceOptions) {
     }
   }
 
+  /** Claims the session and runs `advance` on it (the caller holds the session's lock). */
+  const begin = (
+    session: SessionRecord,
+    advance: (session: SessionRecord, dependencies: TurnDependencies) => AsyncGenerator<TurnEvent>,
+  ): TurnRun => {
+    const controller = turns.begin(session.id);
+    const events = released(session.id, controller, advance(session, dependencies(session, controller)));
+    return { sessionId: session.id, sequence: session.turn?.sequence ?? 0, stream: session.stream, events, controller };
+  };
+
   return {
     /** A new turn with the user's input: 409 while a turn runs or approvals are pending. */
-    async start(requestedId: string | undefined, input: string): Promise<AsyncGenerator<TurnEvent>> {
+    async start(requestedId: string | undefined, input: string): Promise<TurnRun> {
       const { id } = await sessions.resolve(requestedId);
       return sessions.locked(id, async () => {
         const session = await sessions.load(id);
@@ -87,8 +111,7 @@ export function createTurnService(options: TurnServiceOptions) {
           closeStep(session);
           endTurn(session);
         }
-        const controller = turns.begin(id);
-        return released(id, controller, runTurn(session, input, dependencies(session, controller)));
+        return begin(session, (record, turnDependencies) => runTurn(record, input, turnDependencies));
       });
     },
 
@@ -100,6 +123,7 @@ export function createTurnService(options: TurnServiceOptions) {
     async decide(
       requestedId: string | undefined,
       decisions: CallDecision[],
+      delivery: { defer?: boolean } = {},
     ): Promise<DecisionOutcome & { rejected: Array<{ request_id: string; error: AppError }> }> {
       const { id } = await sessions.resolve(requestedId);
       return sessions.locked(id, async () => {
@@ -144,30 +168,50 @@ export function createTurnService(options: TurnServiceOptions) {
         if (pendingCalls(turn).length > 0) {
           return { kind: 'waiting', response: turnResponse(session, turn, turn.message), rejected };
         }
-        const controller = turns.begin(id);
-        return {
-          kind: 'continued',
-          events: released(id, controller, advanceTurn(session, dependencies(session, controller))),
-          rejected,
-        };
+        if (delivery.defer) return { kind: 'deferred', rejected };
+        return { kind: 'continued', run: begin(session, advanceTurn), rejected };
       });
     },
 
-    /** Stops the running turn, or ends one waiting on approvals; 409 `no_turn_running` otherwise. */
-    async stop(requestedId: string | undefined): Promise<void> {
+    /**
+     * Continues a turn whose open step is fully decided but was not continued (a deferred
+     * approval); undefined when there is none or a turn runs.
+     */
+    async resume(requestedId: string | undefined): Promise<TurnRun | undefined> {
       const { id } = await sessions.resolve(requestedId);
-      await sessions.locked(id, async () => {
+      return sessions.locked(id, async () => {
+        if (turns.isRunning(id)) return undefined;
+        const session = await sessions.load(id);
+        if (expireCalls(session.turn, options.now())) await sessions.save(session);
+        const open = (session.turn?.tool_calls ?? []).filter((call) => !call.closed);
+        if (open.length === 0 || pendingCalls(session.turn).length > 0) return undefined;
+        return begin(session, advanceTurn);
+      });
+    },
+
+    /**
+     * Stops the running turn (its run then ends with `done` and `stopped`), or ends one waiting on
+     * approvals, returning that turn's final `done`; 409 `no_turn_running` otherwise.
+     */
+    async stop(requestedId: string | undefined): Promise<{ sessionId: string; done?: TurnEvent }> {
+      const { id } = await sessions.resolve(requestedId);
+      return sessions.locked(id, async () => {
         const running = turns.controller(id);
         if (running) {
           running.abort(new Error('stopped by user'));
-          return;
+          return { sessionId: id };
         }
         const session = await sessions.load(id);
-        if (!session.turn) throw new AppError(409, 'no_turn_running', 'No turn of this session is running.');
-        settleOpenCalls(session.turn, 'stopped by user');
+        const turn = session.turn;
+        if (!turn) throw new AppError(409, 'no_turn_running', 'No turn of this session is running.');
+        settleOpenCalls(turn, 'stopped by user');
         closeStep(session);
         endTurn(session);
         await sessions.save(session);
+        return {
+          sessionId: id,
+          done: { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } },
+        };
       });
     },
   };

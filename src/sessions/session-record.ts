@@ -46,6 +46,8 @@ export const toolCallStateSchema = z.object({
 /** The turn in progress or waiting on approvals; null between turns. */
 export const turnStateSchema = z.object({
   request_id: z.string(),
+  /** The turn's number in its session: the first part of its SSE event ids. */
+  sequence: z.number().int(),
   /** Model calls of this turn that asked for tools. */
   rounds: z.number().int(),
   usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }),
@@ -73,6 +75,8 @@ export const sessionRecordSchema = z.object({
   /** Prompt tokens of the latest model call: how full the context window is. */
   last_prompt_tokens: z.number(),
   turn: turnStateSchema.nullable(),
+  /** How many turns the session has started. */
+  turns_started: z.number().int(),
   /** Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided`. */
   recent_calls: z.array(z.object({ request_id: z.string(), status: z.string() })),
   /** Tools approved for the rest of the session (`remember: "session"`), as `server/name` keys. */

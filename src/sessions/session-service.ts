@@ -88,6 +88,7 @@ export function createSessionService(options: SessionServiceOptions) {
       usage: { prompt_tokens: 0, completion_tokens: 0 },
       last_prompt_tokens: 0,
       turn: null,
+      turns_started: 0,
       recent_calls: [],
       grants: [],
       created_at: time,

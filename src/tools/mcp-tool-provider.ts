@@ -8,6 +8,7 @@ import {
   ListRootsRequestSchema,
   McpError,
   type Tool,
+  ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
 import { configuredRule, isOffered, resolveServer, type ServerConfig, type ServersConfig } from './servers-config.js';
@@ -38,6 +39,8 @@ interface Connection {
   client?: Client;
   connecting?: Promise<Client>;
   tools: Tool[];
+  /** A re-listing after `notifications/tools/list_changed`, which `list` waits for. */
+  refreshing?: Promise<void>;
   failures: number;
   retryAt: number;
 }
@@ -52,6 +55,17 @@ const sleep = (milliseconds: number, signal?: AbortSignal) =>
       reject(signal.reason);
     });
   });
+
+async function listAllTools(client: Client): Promise<Tool[]> {
+  const tools: Tool[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : undefined);
+    tools.push(...page.tools);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tools;
+}
 
 const fileUri = (directory: string) => `file://${directory.split('/').map(encodeURIComponent).join('/')}`;
 
@@ -72,17 +86,21 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     const resolved = resolveServer(server, { ...options.variables, CURRENT_DIRECTORY: directory });
     const client = new Client(
       { name: 'llm-chat-server', version: options.version },
-      {
-        capabilities: { roots: { listChanged: true } },
-        listChanged: {
-          tools: {
-            onChanged: (error, tools) => {
-              if (!error && tools) connection.tools = tools;
-            },
-          },
-        },
-      },
+      { capabilities: { roots: { listChanged: true } } },
     );
+    // Our own handler rather than the SDK's debounced one, so the next `list` can wait for the
+    // fresh tools: a tool added during a call is offered in the very next model request.
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      const refresh = listAllTools(client)
+        .then((tools) => {
+          connection.tools = tools;
+        })
+        .catch((error) => logger.warn(`MCP server "${name}": re-listing tools failed`, { error: String(error) }))
+        .finally(() => {
+          if (connection.refreshing === refresh) connection.refreshing = undefined;
+        });
+      connection.refreshing = refresh;
+    });
     client.setRequestHandler(ListRootsRequestSchema, async () => ({
       roots: [{ uri: fileUri(directory), name: directory.split('/').filter(Boolean).pop() ?? directory }],
     }));
@@ -100,14 +118,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
         await client.connect(new SSEClientTransport(url, { requestInit }));
       }
     }
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await client.listTools(cursor ? { cursor } : undefined);
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor);
-    connection.tools = tools;
+    connection.tools = await listAllTools(client);
     client.onclose = () => {
       if (connection.client !== client) return;
       connection.client = undefined;
@@ -155,6 +166,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
       const perServer = await Promise.all(
         enabled.map(async ([name, server]) => {
           const connection = await connect(name, directory).catch(() => undefined);
+          await connection?.refreshing;
           const tools = (connection?.tools ?? []).filter((tool) => isOffered(server, tool.name));
           return tools.map((tool) => ({ name, server, tool }));
         }),

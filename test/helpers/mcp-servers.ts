@@ -1,5 +1,8 @@
+import { pathToFileURL } from 'node:url';
 import { parseServersConfig } from '../../src/tools/servers-config.js';
 import { projectDirectory } from './test-app.js';
+
+const tsxLoader = pathToFileURL(`${projectDirectory}/node_modules/tsx/dist/loader.mjs`).href;
 
 /** servers.json entries for the MCP servers the tests use, parsed as the server parses them. */
 export function servers(entries: Record<string, unknown>) {
@@ -27,7 +30,8 @@ export const everythingServer = (extra: Record<string, unknown> = {}) => ({
 /** Our fault server (test/helpers/mcp-fault-server.ts) over stdio, counting runs in `countFile`. */
 export const faultServer = (countFile: string, extra: Record<string, unknown> = {}) => ({
   command: process.execPath,
-  args: ['--import', 'tsx', `${projectDirectory}/test/helpers/mcp-fault-server.ts`],
+  // tsx by absolute URL: the server starts in the session's directory, where no node_modules is.
+  args: ['--import', tsxLoader, `${projectDirectory}/test/helpers/mcp-fault-server.ts`],
   env: { FAULT_COUNT_FILE: countFile },
   ...extra,
 });

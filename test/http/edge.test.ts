@@ -134,6 +134,7 @@ describe('routes', () => {
     expect(document.openapi).toBe('3.1.0');
     expect(Object.keys(document.paths).sort()).toEqual([
       '/approve',
+      '/events',
       '/health',
       '/session_state',
       '/start_session',

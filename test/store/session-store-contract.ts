@@ -23,8 +23,10 @@ export function sampleRecord(id: string, overrides: Partial<SessionRecord> = {})
     ],
     usage: { prompt_tokens: 10, completion_tokens: 5 },
     last_prompt_tokens: 10,
+    turns_started: 1,
     turn: {
       request_id: 'turn-1',
+      sequence: 1,
       rounds: 1,
       usage: { prompt_tokens: 1, completion_tokens: 2 },
       tool_calls: [

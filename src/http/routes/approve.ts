@@ -1,10 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Services } from '../../app.js';
-import { collectTurn } from '../../chat/run-turn.js';
+import type { TurnResponse } from '../../chat/turn-events.js';
 import { errorBody } from '../../errors.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
 import { requestedSessionId } from '../session-id.js';
+import { collectRun, eventStream, wantsStream } from '../turn-output.js';
+import { sseContent } from './user-request.js';
 
 const decisionSchema = z.object({
   request_id: z.string().min(1).max(200).describe('the tool call, as approval_required named it'),
@@ -13,14 +15,22 @@ const decisionSchema = z.object({
   remember: z.enum(['once', 'session']).optional().describe('"session": also approve later calls of this tool'),
 });
 
+const delivery = {
+  session_id: sessionIdField,
+  stream: z.boolean().optional().describe('carry the continuation as Server-Sent Events'),
+  defer: z.boolean().optional().describe('answer 202 and run the continuation on the next GET /events'),
+};
+
 const approveBodySchema = z.union([
-  decisionSchema.extend({ session_id: sessionIdField, stream: z.boolean().optional() }),
-  z.object({
-    decisions: z.array(decisionSchema).min(1).max(100),
-    session_id: sessionIdField,
-    stream: z.boolean().optional(),
-  }),
+  decisionSchema.extend(delivery),
+  z.object({ decisions: z.array(decisionSchema).min(1).max(100), ...delivery }),
 ]);
+
+const acceptedSchema = z.object({
+  request_id: z.string(),
+  status: z.enum(['approved', 'denied']),
+  delivered: z.enum(['stream', 'deferred']).describe('where the continuation goes'),
+});
 
 const approveResponseSchema = turnResponseSchema.extend({
   rejected: z
@@ -36,20 +46,50 @@ const route = createRoute({
   request: { body: { content: jsonContent(approveBodySchema), required: true } },
   responses: {
     200: {
-      description: 'The next undecided call, or the continued turn',
-      content: jsonContent(approveResponseSchema),
+      description: 'The next undecided call, or the continued turn (JSON, or SSE when streaming)',
+      content: { ...jsonContent(approveResponseSchema), ...sseContent },
+    },
+    202: {
+      description: 'Decided; the continuation goes to a waiting stream, or is deferred',
+      content: jsonContent(acceptedSchema),
     },
     ...errorResponses(400, 404, 409, 410, 413, 415, 502, 503, 504),
   },
 });
 
 export function approveRoutes(app: OpenAPIHono, services: Services) {
+  const { channels, turnService } = services;
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
     const decisions = 'decisions' in body ? body.decisions : [body];
-    const outcome = await services.turnService.decide(requestedSessionId(c, body.session_id), decisions);
-    const response = outcome.kind === 'waiting' ? outcome.response : await collectTurn(outcome.events);
+    const outcome = await turnService.decide(requestedSessionId(c, body.session_id), decisions, { defer: body.defer });
     const rejected = outcome.rejected.map(({ request_id, error }) => ({ request_id, ...errorBody(error) }));
-    return c.json(rejected.length ? { ...response, rejected } : response, 200);
+    const withRejected = (response: TurnResponse) => (rejected.length ? { ...response, rejected } : response);
+    if (outcome.kind === 'waiting') return c.json(withRejected(outcome.response), 200);
+    const applied = decisions.find(
+      (decision) => !outcome.rejected.some((entry) => entry.request_id === decision.request_id),
+    );
+    const accepted = (delivered: 'stream' | 'deferred') =>
+      c.json(
+        {
+          request_id: applied?.request_id ?? '',
+          status: applied?.approve ? ('approved' as const) : ('denied' as const),
+          delivered,
+        },
+        202,
+      );
+    if (outcome.kind === 'deferred') return accepted('deferred');
+    const { run } = outcome;
+    if (channels.hasWaitingStream(run.sessionId)) {
+      channels.run(run.sessionId, run.sequence, run.events, run.controller);
+      return accepted('stream');
+    }
+    if (wantsStream(c, body.stream, run.stream)) {
+      return eventStream(channels, run.sessionId, (subscriber) => {
+        channels.run(run.sessionId, run.sequence, run.events, run.controller, subscriber);
+        return 'following';
+      });
+    }
+    return c.json(withRejected(await collectRun(channels, run, c.req.raw.signal)), 200);
   });
 }

@@ -17,7 +17,8 @@ const route = createRoute({
 
 export function stopRoutes(app: OpenAPIHono, services: Services) {
   app.openapi(route, async (c) => {
-    await services.turnService.stop(requestedSessionId(c, c.req.valid('json').session_id));
+    const stopped = await services.turnService.stop(requestedSessionId(c, c.req.valid('json').session_id));
+    if (stopped.done) services.channels.finish(stopped.sessionId, stopped.done);
     return c.json({ stopped: true as const }, 200);
   });
 }

@@ -1,0 +1,278 @@
+import { encodeEvent } from '../http/sse.js';
+import type { TurnEvent } from './turn-events.js';
+
+/**
+ * Someone following a session's turn: an SSE response, or a JSON request collecting the result.
+ * The channel calls `deliver` for each event in order and `close` once, after the last one.
+ */
+export interface Subscriber {
+  /** Receives an event with its encoded SSE frame (one encoding, shared by every subscriber). */
+  deliver(event: TurnEvent, frame: Uint8Array): void;
+  /** Ends this subscriber: the stream closes, or the JSON request settles. */
+  close(): void;
+  /** Writes a keep-alive comment; streams only. */
+  ping?(): void;
+  /** Whether it stays through an approval wait (streams) or ends at `done` with requires_approval (JSON). */
+  readonly waitsForApproval: boolean;
+}
+
+interface Attached {
+  subscriber: Subscriber;
+  /** Coarse time of the last write, for keep-alives. */
+  lastWrite: number;
+  /** When an approval wait ends for this subscriber. */
+  deadline?: number;
+  /** Whether it got any event, so a continuation's `session` event is not sent twice. */
+  started: boolean;
+}
+
+interface Channel {
+  sessionId: string;
+  sequence: number;
+  log: Array<{ index: number; event: TurnEvent; frame: Uint8Array }>;
+  next: number;
+  attached: Map<Subscriber, Attached>;
+  state: 'running' | 'waiting' | 'finished';
+  /** The `done` of a step waiting on approvals, held back while streams wait; logged once released. */
+  held?: { event: TurnEvent; index: number; frame: Uint8Array; logged: boolean };
+  controller?: AbortController;
+  orphanedAt?: number;
+  finishedAt?: number;
+}
+
+export interface TurnChannelsOptions {
+  /** How long streams wait on approvals before `done` (0: they end at once). */
+  approvalTimeout: number;
+  /** How long a turn runs on with nobody following before it is stopped. */
+  resumeGrace: number;
+  /** The longest silence on a stream before a `: ping` comment. */
+  keepAlive: number;
+  now: () => number;
+}
+
+export type AttachResult = 'following' | 'replayed' | 'nothing';
+
+/**
+ * The in-process hub between running turns and their followers. A run's events are encoded once,
+ * kept in the turn's log (for `Last-Event-ID` replay) and written to each follower; the turn does
+ * not depend on any connection. One shared ticker does keep-alives, approval-wait deadlines and
+ * the resume grace for every channel: there is no timer per stream.
+ */
+export function createTurnChannels(options: TurnChannelsOptions) {
+  const channels = new Map<string, Channel>();
+  const tick = Math.max(
+    20,
+    Math.min(
+      5000,
+      options.keepAlive / 3,
+      ...[options.approvalTimeout, options.resumeGrace].filter((value) => value > 0).map((value) => value / 4),
+    ),
+  );
+  let clock = options.now();
+  let ticker: ReturnType<typeof setInterval> | undefined;
+
+  const ensureTicker = () => {
+    if (ticker) return;
+    ticker = setInterval(onTick, tick);
+    (ticker as { unref?: () => void }).unref?.();
+  };
+
+  const detachAll = (channel: Channel) => {
+    const attached = [...channel.attached.keys()];
+    channel.attached.clear();
+    for (const subscriber of attached) subscriber.close();
+  };
+
+  const emit = (channel: Channel, event: TurnEvent, frame: Uint8Array) => {
+    for (const entry of channel.attached.values()) {
+      if (event.event === 'session' && entry.started) continue;
+      entry.started = true;
+      entry.lastWrite = clock;
+      entry.subscriber.deliver(event, frame);
+    }
+  };
+
+  const append = (channel: Channel, event: TurnEvent) => {
+    const index = channel.next;
+    channel.next += 1;
+    const frame = encodeEvent(event, `${channel.sequence}.${index}`);
+    channel.log.push({ index, event, frame });
+    return frame;
+  };
+
+  const logHeld = (channel: Channel) => {
+    const held = channel.held;
+    if (!held || held.logged) return;
+    held.logged = true;
+    channel.log.push({ index: held.index, event: held.event, frame: held.frame });
+  };
+
+  /** Sends the held `done` to one follower whose wait is over (or that does not wait), and lets it go. */
+  const release = (channel: Channel, subscriber: Subscriber) => {
+    const held = channel.held;
+    if (!held) return;
+    if (subscriber.waitsForApproval) logHeld(channel);
+    channel.attached.delete(subscriber);
+    subscriber.deliver(held.event, held.frame);
+    subscriber.close();
+  };
+
+  const pause = (channel: Channel, done: TurnEvent) => {
+    const index = channel.next;
+    channel.next += 1;
+    channel.state = 'waiting';
+    channel.held = { event: done, index, frame: encodeEvent(done, `${channel.sequence}.${index}`), logged: false };
+    channel.controller = undefined;
+    for (const [subscriber, entry] of [...channel.attached]) {
+      if (!subscriber.waitsForApproval || options.approvalTimeout === 0) release(channel, subscriber);
+      else entry.deadline = clock + options.approvalTimeout;
+    }
+    if (channel.attached.size === 0) logHeld(channel);
+  };
+
+  const waitingLive = (channel: Channel) =>
+    channel.state === 'waiting' && channel.held !== undefined && !channel.held.logged;
+
+  async function pump(channel: Channel, events: AsyncIterable<TurnEvent>) {
+    for await (const event of events) {
+      if (event.event === 'done' && event.data.requires_approval) {
+        pause(channel, event);
+        continue;
+      }
+      const frame = append(channel, event);
+      emit(channel, event, frame);
+      if (event.event === 'done' || event.event === 'error') {
+        channel.state = 'finished';
+        channel.finishedAt = clock;
+        channel.controller = undefined;
+        detachAll(channel);
+      }
+    }
+  }
+
+  function onTick() {
+    clock = options.now();
+    for (const [sessionId, channel] of channels) {
+      for (const [subscriber, entry] of channel.attached) {
+        if (entry.deadline !== undefined && clock >= entry.deadline) release(channel, subscriber);
+        else if (subscriber.ping && clock - entry.lastWrite >= options.keepAlive - tick) {
+          entry.lastWrite = clock;
+          subscriber.ping();
+        }
+      }
+      if (channel.state === 'running' && channel.attached.size === 0) {
+        channel.orphanedAt ??= clock;
+        if (clock - channel.orphanedAt >= options.resumeGrace) {
+          channel.controller?.abort(new Error('the client went away'));
+          channel.orphanedAt = undefined;
+        }
+      } else {
+        channel.orphanedAt = undefined;
+      }
+      if (
+        channel.state === 'finished' &&
+        clock - (channel.finishedAt ?? clock) > Math.max(options.resumeGrace * 2, 60_000)
+      ) {
+        channels.delete(sessionId);
+      }
+    }
+    if (channels.size === 0 && ticker) {
+      clearInterval(ticker);
+      ticker = undefined;
+    }
+  }
+
+  const attachEntry = (channel: Channel, subscriber: Subscriber, started: boolean) => {
+    const entry: Attached = { subscriber, lastWrite: clock, started };
+    if (channel.state === 'waiting' && channel.held && subscriber.waitsForApproval)
+      entry.deadline = clock + options.approvalTimeout;
+    channel.attached.set(subscriber, entry);
+    channel.orphanedAt = undefined;
+  };
+
+  return {
+    /**
+     * Runs a start or continuation of the session's turn `sequence`, with `first` following it from
+     * its first event. A continuation of the same turn goes on in the same log, to the followers
+     * that are waiting on its approvals.
+     */
+    run(
+      sessionId: string,
+      sequence: number,
+      events: AsyncIterable<TurnEvent>,
+      controller: AbortController,
+      first?: Subscriber,
+    ) {
+      let channel = channels.get(sessionId);
+      if (!channel || channel.sequence !== sequence) {
+        channel = { sessionId, sequence, log: [], next: 0, attached: new Map(), state: 'running' };
+        channels.set(sessionId, channel);
+      }
+      channel.state = 'running';
+      channel.held = undefined;
+      channel.controller = controller;
+      channel.finishedAt = undefined;
+      if (first) attachEntry(channel, first, false);
+      ensureTicker();
+      const running = channel;
+      pump(running, events).catch(() => detachAll(running));
+    },
+
+    /** Whether a stream of the session waits on the approvals of its current step. */
+    hasWaitingStream(sessionId: string): boolean {
+      const channel = channels.get(sessionId);
+      return channel !== undefined && waitingLive(channel) && channel.attached.size > 0;
+    },
+
+    /**
+     * Follows the session's turn: replays the events after `after` (all of them when absent), then
+     * follows live if the turn is running or waiting. 'nothing' when there is nothing to send.
+     */
+    attach(sessionId: string, subscriber: Subscriber, after?: { sequence: number; index: number }): AttachResult {
+      const channel = channels.get(sessionId);
+      if (!channel || (after && after.sequence !== channel.sequence)) return 'nothing';
+      const live = channel.state === 'running' || waitingLive(channel);
+      const missed = channel.log.filter((entry) => entry.index > (after?.index ?? -1));
+      if (!live && missed.length === 0) return 'nothing';
+      for (const entry of missed) subscriber.deliver(entry.event, entry.frame);
+      if (!live) {
+        subscriber.close();
+        return 'replayed';
+      }
+      attachEntry(channel, subscriber, true);
+      ensureTicker();
+      return 'following';
+    },
+
+    /** Stops following: the turn goes on (for the resume grace when nobody follows). */
+    detach(sessionId: string, subscriber: Subscriber) {
+      channels.get(sessionId)?.attached.delete(subscriber);
+    },
+
+    /** Ends a turn that waits on approvals (after POST /stop): its followers get `done`. */
+    finish(sessionId: string, done: TurnEvent) {
+      const channel = channels.get(sessionId);
+      if (channel?.state !== 'waiting') return;
+      channel.held = undefined;
+      const frame = append(channel, done);
+      emit(channel, done, frame);
+      channel.state = 'finished';
+      channel.finishedAt = clock;
+      detachAll(channel);
+    },
+
+    /** Stops the ticker; for tests and shutdown. */
+    close() {
+      if (ticker) clearInterval(ticker);
+      ticker = undefined;
+    },
+  };
+}
+
+export type TurnChannels = ReturnType<typeof createTurnChannels>;
+
+/** Parses an event id `sequence.index`; undefined for anything else. */
+export function parseEventId(id: string | undefined): { sequence: number; index: number } | undefined {
+  const match = id ? /^(\d+)\.(\d+)$/.exec(id.trim()) : null;
+  return match ? { sequence: Number(match[1]), index: Number(match[2]) } : undefined;
+}

@@ -1,0 +1,430 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppConfig } from '../../src/app.js';
+import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FaultHttpServer, startFaultHttpServer } from '../helpers/mcp-fault-server.js';
+import { everythingServer, faultServer, servers } from '../helpers/mcp-servers.js';
+import { buildTestApp, closeToolProviders, projectDirectory, temporaryDirectory } from '../helpers/test-app.js';
+
+let upstream: FakeUpstream;
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+});
+afterAll(async () => {
+  await closeToolProviders();
+  await upstream.close();
+});
+
+const build = (entries: Record<string, unknown>, overrides: Partial<AppConfig> = {}) =>
+  buildTestApp(upstream, overrides, { servers: servers(entries) });
+
+/** The tool names offered to the model in one recorded (Ollama) chat request. */
+const offered = (request: RecordedRequest | undefined): string[] =>
+  (request?.body.tools ?? []).map((tool: { function: { name: string } }) => tool.function.name);
+
+/** The tool result messages of one recorded chat request. */
+const toolMessages = (request: RecordedRequest | undefined): Array<{ role: string; content: string }> =>
+  (request?.body.messages ?? []).filter((message: { role: string }) => message.role === 'tool');
+
+const lastRequest = () => upstream.chatRequests().at(-1);
+
+const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+
+const countFileIn = async (name = 'count.txt') => join(await temporaryDirectory('mcp-count-'), name);
+
+describe('@modelcontextprotocol/server-everything over stdio', () => {
+  it('offers its tools to the model and hands an auto-approved echo result to the model', async () => {
+    const { post } = await build({ everything: everythingServer({ autoApprove: ['echo'] }) });
+    const before = upstream.chatRequests().length;
+    upstream.reply(
+      { text: ['Echoing.'], toolCalls: [{ name: 'echo', arguments: { message: 'hello over stdio' } }] },
+      { text: ['It said hello.'] },
+    );
+    const response = await post('/user_request', { input: 'echo something' });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({
+      requires_approval: false,
+      message: 'It said hello.',
+      tool_calls: [{ name: 'echo', server: 'everything', status: 'executed', is_error: false }],
+    });
+    const requests = upstream.chatRequests().slice(before);
+    expect(requests).toHaveLength(2);
+    expect(offered(requests[0])).toEqual(expect.arrayContaining(['echo', 'get-sum']));
+    expect(toolMessages(requests[1]).at(-1)?.content).toContain('Echo: hello over stdio');
+  });
+});
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('MCP servers over Streamable HTTP on 127.0.0.1', () => {
+  let everything: ChildProcess;
+  let everythingUrl: string;
+  let faultHttp: FaultHttpServer;
+  let faultCountFile: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    everything = spawn(
+      process.execPath,
+      [join(projectDirectory, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'streamableHttp'],
+      { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    everything.stdout?.resume();
+    await new Promise<void>((resolve, reject) => {
+      let output = '';
+      const timer = setTimeout(() => reject(new Error(`server-everything did not start:\n${output}`)), 15_000);
+      everything.stderr?.on('data', (chunk) => {
+        output += chunk;
+        if (/listening/i.test(output)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      everything.on('exit', (code) => reject(new Error(`server-everything exited with ${code}:\n${output}`)));
+    });
+    everythingUrl = `http://127.0.0.1:${port}/mcp`;
+    faultCountFile = await countFileIn();
+    faultHttp = await startFaultHttpServer({ countFile: faultCountFile });
+  });
+
+  afterAll(async () => {
+    await closeToolProviders();
+    await faultHttp?.close();
+    if (everything && everything.exitCode === null && everything.signalCode === null) {
+      const exited = new Promise((resolve) => everything.once('exit', resolve));
+      everything.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('server-everything: its tools are offered and an echo result reaches the model', async () => {
+    const { post } = await build({ everything: { url: everythingUrl, autoApprove: ['echo'] } });
+    const before = upstream.chatRequests().length;
+    upstream.reply(
+      { toolCalls: [{ name: 'echo', arguments: { message: 'hello over http' } }] },
+      { text: ['It said hello.'] },
+    );
+    const response = await post('/user_request', { input: 'echo something' });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({
+      requires_approval: false,
+      message: 'It said hello.',
+      tool_calls: [{ name: 'echo', server: 'everything', status: 'executed', is_error: false }],
+    });
+    const requests = upstream.chatRequests().slice(before);
+    expect(requests).toHaveLength(2);
+    expect(offered(requests[0])).toEqual(expect.arrayContaining(['echo', 'get-sum']));
+    expect(toolMessages(requests[1]).at(-1)?.content).toContain('Echo: hello over http');
+  });
+
+  it('our fault server: count runs once over HTTP and its result reaches the model', async () => {
+    const { post } = await build({ faults: { url: faultHttp.url, autoApprove: ['count'] } });
+    const before = upstream.chatRequests().length;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'over-http' } }] }, { text: ['Counted.'] });
+    const response = await post('/user_request', { input: 'count' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      requires_approval: false,
+      message: 'Counted.',
+      tool_calls: [{ name: 'count', server: 'faults', status: 'executed', is_error: false }],
+    });
+    const requests = upstream.chatRequests().slice(before);
+    expect(offered(requests[0])).toEqual(expect.arrayContaining(['count', 'slow', 'hang']));
+    expect(toolMessages(requests[1]).at(-1)?.content).toBe('counted');
+    expect(await lines(faultCountFile)).toEqual(['over-http']);
+  });
+});
+
+describe('faults of a stdio server', () => {
+  it('exit_mid_call: the call fails at once with a tool error, and the server restarts on next use', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build({ faults: faultServer(countFile, { autoApprove: ['exit_mid_call', 'count'] }) });
+    upstream.reply({ toolCalls: [{ name: 'exit_mid_call', arguments: {} }] }, { text: ['The server died.'] });
+    const started = Date.now();
+    const response = await post('/user_request', { input: 'crash it' });
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({
+      requires_approval: false,
+      message: 'The server died.',
+      tool_calls: [{ name: 'exit_mid_call', is_error: true }],
+    });
+    // Far below the 10 s call timeout of the test app: the exit itself failed the call.
+    expect(elapsed).toBeLessThan(3000);
+    const result = toolMessages(lastRequest()).at(-1);
+    expect(result?.content).toMatch(/exited/);
+    expect(await lines(countFile)).toEqual(['exit']);
+
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: {} }] }, { text: ['Counted.'] });
+    const again = await post('/user_request', { input: 'count now' });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({
+      message: 'Counted.',
+      tool_calls: [{ name: 'count', status: 'executed', is_error: false }],
+    });
+    expect(toolMessages(lastRequest()).at(-1)?.content).toBe('counted');
+    expect(await lines(countFile)).toEqual(['exit', 'run']);
+  });
+
+  it('hang with timeout: 1: the model gets an error saying the tool did not answer in time', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build({ faults: faultServer(countFile, { autoApprove: ['hang'], timeout: 1 }) });
+    upstream.reply({ toolCalls: [{ name: 'hang', arguments: {} }] }, { text: ['It timed out.'] });
+    const started = Date.now();
+    const response = await post('/user_request', { input: 'hang' });
+    const elapsed = Date.now() - started;
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      message: 'It timed out.',
+      tool_calls: [{ name: 'hang', is_error: true }],
+    });
+    expect(elapsed).toBeLessThan(5000);
+    expect(toolMessages(lastRequest()).at(-1)?.content).toMatch(/did not answer within 1\s?s/);
+  });
+
+  it('big (5 MB) with maxToolResultChars 1000: the model gets ~1000 characters and a truncation notice', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build(
+      { faults: faultServer(countFile, { autoApprove: ['big'] }) },
+      { maxToolResultChars: 1000 },
+    );
+    upstream.reply({ toolCalls: [{ name: 'big', arguments: {} }] }, { text: ['That was big.'] });
+    const response = await post('/user_request', { input: 'big' });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({ message: 'That was big.', tool_calls: [{ name: 'big', is_error: false }] });
+    const content = toolMessages(lastRequest()).at(-1)?.content ?? '';
+    expect(content.startsWith('x'.repeat(1000))).toBe(true);
+    expect(content.startsWith('x'.repeat(1001))).toBe(false);
+    expect(content.length).toBeLessThan(1300);
+    expect(content).toMatch(/truncated/i);
+    expect(content).toContain(String(5 * 1024 * 1024));
+    expect(body.tool_calls[0].result.length).toBeLessThan(1300);
+  });
+});
+
+type StateMessage = {
+  role: string;
+  content: string;
+  tool_calls?: Array<{ id: string; name: string }>;
+  tool_call_id?: string;
+};
+
+/** Every assistant tool call in the history is followed by a tool result for it. */
+function expectEveryCallAnswered(messages: StateMessage[]) {
+  messages.forEach((message, index) => {
+    if (message.role !== 'assistant' || !message.tool_calls?.length) return;
+    const results = messages.slice(index + 1).filter((later) => later.role === 'tool');
+    for (const call of message.tool_calls) {
+      expect(results.some((result) => result.tool_call_id === call.id)).toBe(true);
+    }
+  });
+}
+
+describe('POST /stop', () => {
+  it('stops a running slow tool: the call is cancelled, the turn answers stopped, the history stays valid', async () => {
+    const countFile = await countFileIn();
+    const { app, post } = await build({ faults: faultServer(countFile, { autoApprove: ['slow'] }) });
+    expect((await post('/start_session', {})).status).toBe(201);
+    upstream.reply({ text: ['Working on it.'], toolCalls: [{ name: 'slow', arguments: { ms: 2000 } }] });
+    const pending = post('/user_request', { input: 'be slow' });
+
+    const deadline = Date.now() + 10_000;
+    let toolStarted = 0;
+    while (Date.now() < deadline) {
+      const state = await (await app.request('/session_state')).json();
+      const last: StateMessage | undefined = state.messages.at(-1);
+      if (state.status === 'running' && last?.role === 'assistant' && last.tool_calls?.length) {
+        toolStarted = Date.now();
+        break;
+      }
+      await sleep(25);
+    }
+    expect(toolStarted).toBeGreaterThan(0);
+    await sleep(300); // the MCP call is in flight
+
+    const stop = await post('/stop', {});
+    expect(stop.status).toBe(200);
+    expect(await stop.json()).toEqual({ stopped: true });
+
+    const response = await pending;
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({
+      stopped: true,
+      requires_approval: false,
+      tool_calls: [{ name: 'slow', is_error: true }],
+    });
+    expect(body.tool_calls[0].result).toContain('stopped by user');
+
+    // Past the moment the 2 s call would have finished: it was cancelled, it never finished.
+    await sleep(Math.max(0, toolStarted + 2800 - Date.now()));
+    expect(await lines(countFile)).not.toContain('slow-done');
+
+    const state = await (await app.request('/session_state')).json();
+    expect(state.status).toBe('idle');
+    expect(state.pending_approvals).toEqual([]);
+    expectEveryCallAnswered(state.messages);
+    expect(state.messages.at(-1)).toMatchObject({ role: 'tool' });
+    expect(state.messages.at(-1).content).toContain('stopped by user');
+
+    const again = await post('/stop', {});
+    expect(again.status).toBe(409);
+    expect((await again.json()).error.code).toBe('no_turn_running');
+  });
+
+  it('denies a call awaiting approval with "stopped by user"; the tool never runs', async () => {
+    const countFile = await countFileIn();
+    const { app, post } = await build({ faults: faultServer(countFile) });
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: {} }] });
+    const first = await (await post('/user_request', { input: 'count' })).json();
+    expect(first).toMatchObject({ requires_approval: true, tool: { name: 'count', server: 'faults' } });
+
+    const stop = await post('/stop', {});
+    expect(stop.status).toBe(200);
+    expect(await stop.json()).toEqual({ stopped: true });
+
+    const state = await (await app.request('/session_state')).json();
+    expect(state.status).toBe('idle');
+    expect(state.pending_approvals).toEqual([]);
+    expectEveryCallAnswered(state.messages);
+    const result = state.messages.at(-1);
+    expect(result.role).toBe('tool');
+    expect(result.content).toContain('denied');
+    expect(result.content).toContain('stopped by user');
+
+    const late = await post('/approve', { request_id: first.request_id, approve: true });
+    expect(late.status).toBe(409);
+    expect(existsSync(countFile)).toBe(false);
+  });
+
+  it('answers 409 no_turn_running when no turn runs', async () => {
+    const { post } = await buildTestApp(upstream);
+    const response = await post('/stop', {});
+    expect(response.status).toBe(409);
+    expect((await response.json()).error.code).toBe('no_turn_running');
+  });
+});
+
+describe('which tools are offered', () => {
+  it('prefixes server__tool where two servers share a name, and runs only the named server', async () => {
+    const countOne = await countFileIn('one.txt');
+    const countTwo = await countFileIn('two.txt');
+    const { post } = await build({
+      one: faultServer(countOne, { autoApprove: ['count'] }),
+      two: faultServer(countTwo, { allowedTools: ['count'], autoApprove: ['count'] }),
+    });
+    const before = upstream.chatRequests().length;
+    upstream.reply({ toolCalls: [{ name: 'two__count', arguments: { label: 'two' } }] }, { text: ['Counted.'] });
+    const response = await post('/user_request', { input: 'count on two' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      message: 'Counted.',
+      tool_calls: [{ name: 'two__count', server: 'two', status: 'executed', is_error: false }],
+    });
+    const names = offered(upstream.chatRequests()[before]);
+    expect(names).toEqual(expect.arrayContaining(['one__count', 'two__count', 'write_note', 'big', 'slow']));
+    expect(names).not.toContain('count');
+    expect(names).not.toContain('one__big');
+    expect(new Set(names).size).toBe(names.length);
+    expect(toolMessages(lastRequest()).at(-1)?.content).toBe('counted');
+    expect(await lines(countTwo)).toEqual(['two']);
+    expect(existsSync(countOne)).toBe(false);
+  });
+
+  it('allowedTools: only those tools are offered', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build({ faults: faultServer(countFile, { allowedTools: ['count', 'big'] }) });
+    upstream.reply({ text: ['Nothing to do.'] });
+    expect((await post('/user_request', { input: 'hi' })).status).toBe(200);
+    expect(offered(lastRequest()).sort()).toEqual(['big', 'count']);
+  });
+
+  it('excludedTools: those tools are not offered, and a call of one runs nothing', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build({
+      faults: faultServer(countFile, { excludedTools: ['count', 'hang', 'exit_mid_call'], autoApprove: ['count'] }),
+    });
+    const before = upstream.chatRequests().length;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: {} }] }, { text: ['Could not.'] });
+    const response = await post('/user_request', { input: 'count' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      message: 'Could not.',
+      tool_calls: [{ name: 'count', is_error: true }],
+    });
+    const names = offered(upstream.chatRequests()[before]);
+    expect(names).toEqual(expect.arrayContaining(['slow', 'big', 'write_note']));
+    for (const excluded of ['count', 'hang', 'exit_mid_call']) expect(names).not.toContain(excluded);
+    expect(toolMessages(lastRequest()).at(-1)?.content).toMatch(/unknown tool/i);
+    expect(existsSync(countFile)).toBe(false);
+  });
+
+  it('notifications/tools/list_changed: a tool added mid-turn is offered in the next model request', async () => {
+    const countFile = await countFileIn();
+    const { app, post } = await build({ faults: faultServer(countFile, { autoApprove: ['add_tool'] }) });
+    const before = upstream.chatRequests().length;
+    upstream.reply({ toolCalls: [{ name: 'add_tool', arguments: {} }] }, { text: ['Added.'] });
+    const response = await post('/user_request', { input: 'add a tool' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      message: 'Added.',
+      tool_calls: [{ name: 'add_tool', is_error: false }],
+    });
+    const requests = upstream.chatRequests().slice(before);
+    expect(requests).toHaveLength(2);
+    expect(offered(requests[0])).not.toContain('late_tool');
+    expect(toolMessages(requests[1]).at(-1)?.content).toBe('added');
+    // The session's tools do learn of it (the notification arrived)...
+    await expect
+      .poll(
+        async () =>
+          (await (await app.request('/session_state')).json()).tools.map((tool: { name: string }) => tool.name),
+        { timeout: 3000, interval: 25 },
+      )
+      .toContain('late_tool');
+    // ...and the model must have been offered it already in the request that followed the call.
+    expect(offered(requests[1])).toContain('late_tool');
+  });
+});
+
+describe("the session's current_directory", () => {
+  it('is the stdio server cwd: write_note with a relative path lands in the session directory', async () => {
+    const countFile = await countFileIn();
+    const { post, currentDirectory } = await build({ faults: faultServer(countFile, { autoApprove: ['write_note'] }) });
+    const sub = join(currentDirectory, 'sub');
+    await mkdir(sub);
+    const started = await post('/start_session', { current_directory: 'sub' });
+    expect(started.status).toBe(201);
+    const session = await started.json();
+    expect(session.current_directory).toBe(sub);
+
+    upstream.reply(
+      { toolCalls: [{ name: 'write_note', arguments: { path: 'note.txt', content: 'in sub' } }] },
+      { text: ['Written.'] },
+    );
+    const response = await post('/user_request', { input: 'write a note', session_id: session.session_id });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      message: 'Written.',
+      tool_calls: [{ name: 'write_note', status: 'executed', is_error: false }],
+    });
+    expect(await readFile(join(sub, 'note.txt'), 'utf8')).toBe('in sub');
+    expect(existsSync(join(currentDirectory, 'note.txt'))).toBe(false);
+  });
+});

@@ -1,0 +1,184 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is servers.json substitution syntax, not a template
+import { spawn } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configuredRule, parseServersConfig, resolveServer } from '../../src/tools/servers-config.js';
+import { faultServer } from '../helpers/mcp-servers.js';
+import { binPath, cleanEnvironment, startServer } from '../helpers/server-process.js';
+import { temporaryDirectory } from '../helpers/test-app.js';
+
+const parse = (value: unknown, source = 'servers.json') => parseServersConfig(JSON.stringify(value), source);
+
+describe('parseServersConfig', () => {
+  it('reads a file with a stdio server and an HTTP server, with the defaults filled in', () => {
+    const parsed = parse({
+      mcpServers: {
+        calc: { command: 'node', args: ['calc.js'], env: { A: '1' }, autoApprove: ['add'], timeout: 5 },
+        remote: { url: 'https://example.com/mcp', headers: { Authorization: 'Bearer x' } },
+      },
+    });
+    expect(Object.keys(parsed).sort()).toEqual(['calc', 'remote']);
+    expect(parsed.calc).toMatchObject({
+      command: 'node',
+      args: ['calc.js'],
+      env: { A: '1' },
+      autoApprove: ['add'],
+      timeout: 5,
+      disabled: false,
+      deny: [],
+      excludedTools: [],
+    });
+    expect(parsed.calc.url).toBeUndefined();
+    expect(parsed.remote).toMatchObject({
+      url: 'https://example.com/mcp',
+      headers: { Authorization: 'Bearer x' },
+      args: [],
+      env: {},
+      autoApprove: [],
+    });
+    expect(parsed.remote.command).toBeUndefined();
+  });
+
+  it('a file without mcpServers means no servers', () => {
+    expect(parse({})).toEqual({});
+    expect(parse({ mcpServers: {} })).toEqual({});
+  });
+
+  it('an entry with both command and url is an error naming the server', () => {
+    expect(() => parse({ mcpServers: { twofold: { command: 'node', url: 'http://127.0.0.1:1/mcp' } } })).toThrow(
+      /twofold/,
+    );
+  });
+
+  it('an entry with neither command nor url is an error naming the server', () => {
+    expect(() => parse({ mcpServers: { empty: { args: ['a'] } } })).toThrow(/empty/);
+  });
+
+  it('a field of the wrong type is an error naming mcpServers.<name>.<field>', () => {
+    expect(() => parse({ mcpServers: { calc: { command: 'node', args: 'x' } } }, 'my-servers.json')).toThrow(
+      /mcpServers\.calc\.args/,
+    );
+    expect(() => parse({ mcpServers: { calc: { command: 'node', args: 'x' } } }, 'my-servers.json')).toThrow(
+      /my-servers\.json/,
+    );
+  });
+
+  it('invalid JSON is an error naming the source', () => {
+    expect(() => parseServersConfig('{ "mcpServers": ', '/etc/app/servers.json')).toThrow(/\/etc\/app\/servers\.json/);
+  });
+
+  it('accepts alwaysAllow as an alias of autoApprove', () => {
+    const parsed = parse({ mcpServers: { calc: { command: 'node', alwaysAllow: ['add'], deny: ['rm'] } } });
+    expect(configuredRule(parsed.calc, 'add')).toBe('allow');
+    expect(configuredRule(parsed.calc, 'rm')).toBe('deny');
+    expect(configuredRule(parsed.calc, 'other')).toBe('ask');
+  });
+
+  it('resolveServer substitutes ${CURRENT_DIRECTORY} and ${NAME} in args, env, url and headers; unknown names to ""', () => {
+    const parsed = parse({
+      mcpServers: {
+        local: {
+          command: 'node',
+          args: ['${CURRENT_DIRECTORY}/server.js', '--token=${TOKEN}', '--x=${NOT_SET}'],
+          env: { ROOT: '${CURRENT_DIRECTORY}', KEY: '${TOKEN}', GONE: 'a${NOT_SET}b' },
+        },
+        remote: {
+          url: 'http://${HOST_NAME}:8080/${NOT_SET}mcp',
+          headers: { Authorization: 'Bearer ${TOKEN}', 'X-Dir': '${CURRENT_DIRECTORY}', 'X-None': '${NOT_SET}' },
+        },
+      },
+    });
+    const variables = { CURRENT_DIRECTORY: '/work/session', TOKEN: 'tok-1', HOST_NAME: 'mcp.internal' };
+    const local = resolveServer(parsed.local, variables);
+    expect(local.args).toEqual(['/work/session/server.js', '--token=tok-1', '--x=']);
+    expect(local.env).toEqual({ ROOT: '/work/session', KEY: 'tok-1', GONE: 'ab' });
+    const remote = resolveServer(parsed.remote, variables);
+    expect(remote.url).toBe('http://mcp.internal:8080/mcp');
+    expect(remote.headers).toEqual({ Authorization: 'Bearer tok-1', 'X-Dir': '/work/session', 'X-None': '' });
+    // The parsed configuration itself is left as it was.
+    expect(parsed.local.args[0]).toBe('${CURRENT_DIRECTORY}/server.js');
+  });
+});
+
+/** Runs the real entry to its exit (start-up failures only). */
+function runEntry(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [binPath, '--port', '0', ...args], {
+      cwd,
+      env: cleanEnvironment(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stdout?.resume();
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not exit:\n${stderr}`));
+    }, 15_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+const stderrLines = (stderr: string) => stderr.split('\n').filter((line) => line.trim() !== '');
+
+describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
+  it('--servers-config naming a missing file: exit 2 and one stderr line naming --servers-config', async () => {
+    const cwd = await temporaryDirectory();
+    const { code, stderr } = await runEntry(['--servers-config', 'missing.json'], cwd);
+    expect(code).toBe(2);
+    expect(stderrLines(stderr)).toHaveLength(1);
+    expect(stderr).toContain('--servers-config');
+    expect(stderr).toContain('missing.json');
+  });
+
+  it('a servers file with a bad entry: exit 2 and one stderr line naming the server', async () => {
+    const cwd = await temporaryDirectory();
+    await writeFile(
+      join(cwd, 'bad.json'),
+      JSON.stringify({ mcpServers: { good: { command: 'node' }, broken: { command: 'node', url: 'http://x/mcp' } } }),
+    );
+    const { code, stderr } = await runEntry(['--servers-config', 'bad.json'], cwd);
+    expect(code).toBe(2);
+    expect(stderrLines(stderr)).toHaveLength(1);
+    expect(stderr).toContain('broken');
+  });
+
+  it('no config/servers.json in the cwd and no flag: starts, and /health shows no MCP servers', async () => {
+    const cwd = await temporaryDirectory();
+    const server = await startServer([], { cwd });
+    try {
+      const health = await (await fetch(`${server.url}/health`)).json();
+      expect(health).toMatchObject({ status: 'ok', mcp: {} });
+      expect(health.mcp).toEqual({});
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('config/servers.json with a stdio fault server: /health lists it as connected', async () => {
+    const cwd = await temporaryDirectory();
+    await mkdir(join(cwd, 'config'));
+    await writeFile(
+      join(cwd, 'config', 'servers.json'),
+      JSON.stringify({
+        mcpServers: {
+          fault: faultServer(join(cwd, 'count.txt')),
+        },
+      }),
+    );
+    const server = await startServer([], { cwd });
+    try {
+      await expect
+        .poll(async () => (await (await fetch(`${server.url}/health`)).json()).mcp, { timeout: 10_000, interval: 100 })
+        .toEqual({ fault: 'connected' });
+    } finally {
+      await server.stop();
+    }
+  });
+});
