@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { startServer } from '../helpers/server-process.js';
-import { canaryApiKey, temporaryDirectory } from '../helpers/test-app.js';
+import { canaryApiKey, projectDirectory, temporaryDirectory } from '../helpers/test-app.js';
 
 let upstream: FakeUpstream;
 beforeAll(async () => {
@@ -58,6 +58,26 @@ describe('the real server, started as npm start starts it', () => {
       expect(health).toMatchObject({ provider: 'openai', model: 'from-env' });
       await fetch(`${server.url}/user_request`, json({ input: 'hi' }));
       expect(upstream.chatRequests().at(-1)?.body).toMatchObject({ model: 'from-env', temperature: 0.9 });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('starts the filesystem server of the default config/servers.json from node_modules, offline', async () => {
+    const directory = await temporaryDirectory();
+    const server = await startServer(['--current-directory', directory, '--ollama-base-url', upstream.url], {
+      cwd: projectDirectory,
+    });
+    try {
+      let health: { mcp: Record<string, string> } = { mcp: {} };
+      for (let attempt = 0; attempt < 100 && health.mcp.filesystem !== 'connected'; attempt += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        health = await (await fetch(`${server.url}/health`)).json();
+      }
+      expect(health.mcp).toEqual({ filesystem: 'connected' });
+      const state = await (await fetch(`${server.url}/session_state`)).json();
+      expect(state.tools.map((tool: { name: string }) => tool.name)).toContain('write_file');
+      expect(state.tools.every((tool: { requires_approval: boolean }) => tool.requires_approval)).toBe(true);
     } finally {
       await server.stop();
     }

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/app.js';
 import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.js';
@@ -426,5 +427,21 @@ describe("the session's current_directory", () => {
     });
     expect(await readFile(join(sub, 'note.txt'), 'utf8')).toBe('in sub');
     expect(existsSync(join(currentDirectory, 'note.txt'))).toBe(false);
+  });
+});
+
+describe('MCP roots', () => {
+  it("each server is given the session's directory as its root", async () => {
+    const { post, currentDirectory } = await build({
+      everything: everythingServer({ autoApprove: ['get-roots-list'] }),
+    });
+    const sub = join(currentDirectory, 'project dir');
+    await mkdir(sub);
+    const session = await (await post('/start_session', { current_directory: 'project dir' })).json();
+    upstream.reply({ toolCalls: [{ name: 'get-roots-list', arguments: {} }] }, { text: ['Listed.'] });
+    const response = await post('/user_request', { input: 'roots?', session_id: session.session_id });
+    expect(response.status).toBe(200);
+    const result = toolMessages(upstream.chatRequests().at(-1)!).at(-1)?.content;
+    expect(result).toContain(pathToFileURL(sub).href);
   });
 });
