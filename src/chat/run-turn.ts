@@ -72,6 +72,7 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
       if (open.length > 0) {
         for (const call of open) {
           if (call.status === 'approved') yield* runTool(session, call, dependencies);
+          else yield toolResultEvent(call);
         }
         closeStep(session);
         await dependencies.persist(session);
@@ -159,8 +160,6 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
         const tool = { name: state.name, arguments: state.arguments, server: state.server };
         if (state.status === 'pending') {
           yield { event: 'approval_required', data: { request_id: state.request_id, tool, message: turn.message } };
-        } else if (state.status === 'denied' || state.status === 'failed') {
-          yield toolResultEvent(state);
         }
       }
       await dependencies.persist(session);

@@ -232,6 +232,8 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       const channel = channels.get(sessionId);
       if (!channel || (after && after.sequence !== channel.sequence)) return 'nothing';
       const live = channel.state === 'running' || waitingLive(channel);
+      // Without a last id, only a live turn is followed (from its start); a finished one is not replayed.
+      if (!after && !live) return 'nothing';
       const missed = channel.log.filter((entry) => entry.index > (after?.index ?? -1));
       if (!live && missed.length === 0) return 'nothing';
       for (const entry of missed) subscriber.deliver(entry.event, entry.frame);

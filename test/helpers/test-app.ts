@@ -2,7 +2,7 @@ import { mkdtemp, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AppConfig, createApp } from '../../src/app.js';
+import { type AppConfig, type AppDependencies, createApp } from '../../src/app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createModels } from '../../src/llm/create-models.js';
 import { createLogger } from '../../src/logger.js';
@@ -44,7 +44,7 @@ export async function temporaryDirectory(prefix = 'llm-chat-server-'): Promise<s
 export async function buildTestApp(
   upstream: FakeUpstream,
   overrides: Partial<AppConfig> = {},
-  options: { servers?: ServersConfig } = {},
+  options: { servers?: ServersConfig; dependencies?: Partial<AppDependencies> } = {},
 ) {
   const currentDirectory = overrides.currentDirectory ?? (await temporaryDirectory());
   const config: AppConfig = {
@@ -86,6 +86,7 @@ export async function buildTestApp(
     }),
     logger,
     version: '0.0.0-test',
+    ...options.dependencies,
   });
   const request = app.request.bind(app);
   app.request = (async (...args: Parameters<typeof request>) => {

@@ -1,0 +1,247 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { faultServer, servers } from '../helpers/mcp-servers.js';
+import { frame, openStream, parseSse, sequentialIds } from '../helpers/sse.js';
+import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+
+let upstream: FakeUpstream;
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+});
+afterAll(async () => {
+  await closeToolProviders();
+  await upstream.close();
+});
+beforeEach(() => {
+  upstream.requests.length = 0;
+});
+
+const model = 'qwen2.5-coder:latest';
+const usage = (prompt: number, completion: number) => ({ prompt_tokens: prompt, completion_tokens: completion });
+
+async function toolApp(overrides = {}, extra: Record<string, unknown> = {}) {
+  const countFile = `${await temporaryDirectory()}/count.txt`;
+  const built = await buildTestApp(upstream, overrides, {
+    servers: servers({ fault: faultServer(countFile, extra) }),
+    dependencies: sequentialIds(),
+  });
+  return { ...built, countFile };
+}
+
+describe('POST /user_request as Server-Sent Events', () => {
+  it('streams a plain answer: exact bytes, headers, one done, then the stream closes', async () => {
+    const { post } = await buildTestApp(upstream, {}, { dependencies: sequentialIds() });
+    upstream.reply({ text: ['Hel', 'lo ✓'], usage: { prompt: 7, completion: 2 } });
+    const response = await post('/user_request', { input: 'hi', stream: true });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(response.headers.get('cache-control')).toBe('no-cache');
+    expect(response.headers.get('x-accel-buffering')).toBe('no');
+    expect(await response.text()).toBe(
+      'event: session\nid: 1.0\ndata: {"session_id":"s1","request_id":"r1"}\n\n' +
+        'event: token\nid: 1.1\ndata: {"content":"Hel"}\n\n' +
+        'event: token\nid: 1.2\ndata: {"content":"lo ✓"}\n\n' +
+        `event: done\nid: 1.3\ndata: {"request_id":"r1","requires_approval":false,"tool":null,"message":"Hello ✓","model":"${model}","role":"assistant","session_id":"s1","tool_calls":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}\n\n`,
+    );
+  });
+
+  it('streams when Accept asks for text/event-stream, or the session default says so; the body field wins', async () => {
+    const { post } = await buildTestApp(upstream);
+    const byAccept = await post('/user_request', { input: 'hi' }, { accept: 'text/event-stream' });
+    expect(byAccept.headers.get('content-type')).toContain('text/event-stream');
+    await byAccept.text();
+    const { session_id } = await (await post('/start_session', { stream: true })).json();
+    const byDefault = await post('/user_request', { input: 'hi', session_id });
+    expect(byDefault.headers.get('content-type')).toContain('text/event-stream');
+    await byDefault.text();
+    const byField = await post('/user_request', { input: 'hi', session_id, stream: false });
+    expect(byField.headers.get('content-type')).toContain('application/json');
+  });
+
+  it('event ids increase within a turn and never repeat across turns of a session', async () => {
+    const { post } = await buildTestApp(upstream);
+    upstream.reply({ text: ['a', 'b'] }, { text: ['c'] });
+    const first = parseSse(await (await post('/user_request', { input: 'one', stream: true })).text());
+    const second = parseSse(await (await post('/user_request', { input: 'two', stream: true })).text());
+    const ids = [...first, ...second].map((event) => event.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(first.map((event) => event.id)).toEqual(['1.0', '1.1', '1.2', '1.3']);
+    expect(second.map((event) => event.id)).toEqual(['2.0', '2.1', '2.2']);
+  });
+
+  it('content with newlines and SSE field names cannot inject fields', async () => {
+    const { post } = await buildTestApp(upstream);
+    upstream.reply({ text: ['line\n\nevent: done\ndata: {}\r\n', 'id: 99\n'] });
+    const text = await (await post('/user_request', { input: 'hi', stream: true })).text();
+    const events = parseSse(text);
+    expect(events.map((event) => event.event)).toEqual(['session', 'token', 'token', 'done']);
+    expect(events[1].data.content).toBe('line\n\nevent: done\ndata: {}\r\n');
+    expect(events[3].data.message).toBe('line\n\nevent: done\ndata: {}\r\nid: 99\n');
+  });
+
+  it('an upstream error mid-stream: the tokens already sent, then exactly one error event', async () => {
+    const { post } = await buildTestApp(upstream, {}, { dependencies: sequentialIds() });
+    upstream.reply({ midStreamError: 'runner died', text: ['Par', 'tial'] });
+    const response = await post('/user_request', { input: 'hi', stream: true });
+    expect(response.status).toBe(200);
+    const text = await response.text();
+    expect(text).toBe(
+      frame('session', '1.0', { session_id: 's1', request_id: 'r1' }) +
+        frame('token', '1.1', { content: 'Par' }) +
+        frame('token', '1.2', { content: 'tial' }) +
+        frame('error', '1.3', {
+          error: {
+            code: 'upstream_error',
+            message: 'The ollama LLM answered with an error mid-stream: runner died',
+            details: { provider: 'ollama', status: null, message: 'runner died' },
+          },
+        }),
+    );
+  });
+
+  it('errors before the turn starts are plain JSON errors with their status', async () => {
+    const { post } = await buildTestApp(upstream);
+    const response = await post('/user_request', { input: 'hi', stream: true, session_id: 'nope' });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toContain('application/json');
+  });
+});
+
+describe('approvals on an open stream', () => {
+  const count = { name: 'count', arguments: { label: 'one' } };
+
+  it('approve from another request: 202 delivered stream, the continuation flows on the same stream', async () => {
+    const { post, app } = await toolApp();
+    upstream.reply({ text: ['Counting.'], toolCalls: [count] }, { text: ['Counted.'] });
+    const stream = openStream(await post('/user_request', { input: 'count', stream: true }));
+    const head = await stream.until((text) => text.includes('event: approval_required'));
+    const events = parseSse(head);
+    const approval = events.find((event) => event.event === 'approval_required')!;
+    expect(approval.data).toEqual({
+      request_id: 'r2',
+      tool: { name: 'count', arguments: { label: 'one' }, server: 'fault' },
+      message: 'Counting.',
+    });
+    const state = await (await app.request('/session_state')).json();
+    expect(state.status).toBe('awaiting_approval');
+
+    const decision = await post('/approve', { request_id: 'r2', approve: true });
+    expect(decision.status).toBe(202);
+    expect(await decision.json()).toEqual({ request_id: 'r2', status: 'approved', delivered: 'stream' });
+
+    const rest = await stream.rest();
+    expect(head + rest).toBe(
+      frame('session', '1.0', { session_id: 's1', request_id: 'r1' }) +
+        frame('token', '1.1', { content: 'Counting.' }) +
+        frame('approval_required', '1.2', approval.data) +
+        // 1.3 was the held done and 1.4 the continuation's session event: neither is sent on this stream.
+        frame('tool_call', '1.5', { request_id: 'r2', tool: approval.data.tool, approved_by: 'user' }) +
+        frame('tool_result', '1.6', {
+          request_id: 'r2',
+          tool: { name: 'count', server: 'fault' },
+          content: 'counted',
+          is_error: false,
+        }) +
+        frame('token', '1.7', { content: 'Counted.' }) +
+        frame('done', '1.8', {
+          request_id: 'r1',
+          requires_approval: false,
+          tool: null,
+          message: 'Counted.',
+          model,
+          role: 'assistant',
+          session_id: 's1',
+          tool_calls: [
+            {
+              request_id: 'r2',
+              name: 'count',
+              arguments: { label: 'one' },
+              server: 'fault',
+              status: 'executed',
+              result: 'counted',
+              is_error: false,
+            },
+          ],
+          usage: usage(52, 2),
+        }),
+    );
+  });
+
+  it('deny on the open stream: tool_result says denied, the model answers, one done', async () => {
+    const { post, countFile } = await toolApp();
+    upstream.reply({ toolCalls: [count] }, { text: ['OK, not counting.'] });
+    const stream = openStream(await post('/user_request', { input: 'count', stream: true }));
+    await stream.until((text) => text.includes('event: approval_required'));
+    expect((await post('/approve', { request_id: 'r2', approve: false, reason: 'no need' })).status).toBe(202);
+    const events = parseSse(await stream.rest());
+    expect(events.map((event) => event.event)).toEqual(['tool_result', 'token', 'done']);
+    expect(events[0].data).toMatchObject({ request_id: 'r2', is_error: true });
+    expect(events[0].data.content).toContain('no need');
+    expect(events[2].data.tool_calls[0].status).toBe('denied');
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(countFile)).toBe(false);
+  });
+
+  it('parallel calls: one approval_required each; the stream goes on once both are decided', async () => {
+    const { post } = await toolApp();
+    upstream.reply({ toolCalls: [count, { name: 'count', arguments: { label: 'two' } }] }, { text: ['Both.'] });
+    const stream = openStream(await post('/user_request', { input: 'count twice', stream: true }));
+    const head = parseSse(await stream.until((text) => text.split('approval_required').length === 3));
+    const ids = head.filter((event) => event.event === 'approval_required').map((event) => event.data.request_id);
+    expect(ids).toEqual(['r2', 'r3']);
+    const first = await post('/approve', { request_id: 'r2', approve: true });
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ requires_approval: true, request_id: 'r3' });
+    expect((await post('/approve', { request_id: 'r3', approve: true })).status).toBe(202);
+    const rest = parseSse(await stream.rest());
+    expect(rest.map((event) => event.event)).toEqual([
+      'tool_call',
+      'tool_result',
+      'tool_call',
+      'tool_result',
+      'token',
+      'done',
+    ]);
+    expect(rest.at(-1)?.data.tool_calls.map((call: { status: string }) => call.status)).toEqual([
+      'executed',
+      'executed',
+    ]);
+  });
+
+  it('--approval-timeout ends the wait with done requiring approval; the approval stays pending', async () => {
+    const { post, app } = await toolApp({ approvalTimeout: 150 });
+    upstream.reply({ toolCalls: [count] }, { text: ['Later.'] });
+    const events = parseSse(await (await post('/user_request', { input: 'count', stream: true })).text());
+    expect(events.map((event) => event.event)).toEqual(['session', 'approval_required', 'done']);
+    expect(events[2].data).toMatchObject({ requires_approval: true, request_id: 'r2', tool: { name: 'count' } });
+    const state = await (await app.request('/session_state')).json();
+    expect(state.pending_approvals).toHaveLength(1);
+    const continued = await post('/approve', { request_id: 'r2', approve: true, stream: true });
+    expect(continued.status).toBe(200);
+    const rest = parseSse(await continued.text());
+    expect(rest.map((event) => event.event)).toEqual(['session', 'tool_call', 'tool_result', 'token', 'done']);
+    expect(rest[0].id > events[2].id).toBe(true);
+  });
+
+  it('defer: /approve answers 202 and the continuation runs on the next GET /events', async () => {
+    const { post, app } = await toolApp({ approvalTimeout: 100 });
+    upstream.reply({ toolCalls: [count] }, { text: ['Deferred done.'] });
+    await (await post('/user_request', { input: 'count', stream: true })).text();
+    const decision = await post('/approve', { request_id: 'r2', approve: true, defer: true });
+    expect(decision.status).toBe(202);
+    expect(await decision.json()).toEqual({ request_id: 'r2', status: 'approved', delivered: 'deferred' });
+    expect(upstream.chatRequests()).toHaveLength(1);
+    const events = parseSse(await (await app.request('/events')).text());
+    expect(events.map((event) => event.event)).toEqual(['session', 'tool_call', 'tool_result', 'token', 'done']);
+    expect(events.at(-1)?.data.message).toBe('Deferred done.');
+    expect((await app.request('/events')).status).toBe(204);
+  });
+
+  it('keeps an idle stream alive with ": ping" comments', async () => {
+    const { post } = await buildTestApp(upstream, {}, { dependencies: { keepAlive: 120 } });
+    upstream.reply({ text: ['slow'], delayMs: 400 });
+    const text = await (await post('/user_request', { input: 'hi', stream: true })).text();
+    expect(text).toContain(': ping\n\n');
+    expect(parseSse(text).map((event) => event.event)).toEqual(['session', 'token', 'done']);
+  });
+});
