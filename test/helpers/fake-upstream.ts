@@ -17,7 +17,14 @@ export interface FakeToolCall {
  * - `hang`: accepts the request and never answers.
  */
 export type FakeReply =
-  | { text?: string[]; toolCalls?: FakeToolCall[]; usage?: { prompt: number; completion: number }; delayMs?: number }
+  | {
+      text?: string[];
+      toolCalls?: FakeToolCall[];
+      usage?: { prompt: number; completion: number };
+      delayMs?: number;
+      /** Sends each text chunk in two network writes cut inside its first multi-byte character. */
+      splitCharacters?: boolean;
+    }
   | { error: { status: number; message?: string } }
   | { midStreamError: string; text: string[] }
   | { truncate: true; text: string[] }
@@ -123,6 +130,19 @@ function json(response: ServerResponse, status: number, body: unknown) {
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }
 
+/** Writes text, optionally in two writes (with a pause between) cut inside a multi-byte character. */
+async function writeText(response: ServerResponse, text: string, split: boolean) {
+  const bytes = Buffer.from(text, 'utf8');
+  const cut = bytes.findIndex((byte) => byte >= 0x80 && byte < 0xc0);
+  if (!split || cut === -1) {
+    response.write(bytes);
+    return;
+  }
+  response.write(bytes.subarray(0, cut));
+  await sleep(25);
+  response.write(bytes.subarray(cut));
+}
+
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 const argumentsObject = (call: FakeToolCall) => (typeof call.arguments === 'string' ? {} : call.arguments);
 const argumentsString = (call: FakeToolCall) =>
@@ -174,7 +194,7 @@ async function ollamaChat(body: any, reply: FakeReply, response: ServerResponse)
   for (const piece of text) {
     if ('delayMs' in reply && reply.delayMs) await sleep(reply.delayMs);
     if (response.destroyed) return;
-    response.write(line(piece));
+    await writeText(response, line(piece), 'splitCharacters' in reply && reply.splitCharacters === true);
   }
   if ('midStreamError' in reply) return response.end(`${JSON.stringify({ error: reply.midStreamError })}\n`);
   if ('truncate' in reply) return response.end();
@@ -289,7 +309,7 @@ async function openaiChat(body: any, reply: FakeReply, response: ServerResponse,
   for (const piece of text) {
     if ('delayMs' in reply && reply.delayMs) await sleep(reply.delayMs);
     if (response.destroyed) return;
-    response.write(chunk({ content: piece }));
+    await writeText(response, chunk({ content: piece }), 'splitCharacters' in reply && reply.splitCharacters === true);
   }
   if ('midStreamError' in reply) {
     return response.end(

@@ -245,3 +245,16 @@ describe('approvals on an open stream', () => {
     expect(parseSse(text).map((event) => event.event)).toEqual(['session', 'token', 'done']);
   });
 });
+
+describe.each(['ollama', 'openai'] as const)('multi-byte characters through %s', (provider) => {
+  it('a character split across upstream network reads arrives whole', async () => {
+    const { post } = await buildTestApp(upstream, { provider });
+    upstream.reply({ text: ['日本', 'é😀ü'], splitCharacters: true });
+    const events = parseSse(await (await post('/user_request', { input: 'hi', stream: true })).text());
+    expect(events.filter((event) => event.event === 'token').map((event) => event.data.content)).toEqual([
+      '日本',
+      'é😀ü',
+    ]);
+    expect(events.at(-1)?.data.message).toBe('日本é😀ü');
+  });
+});
