@@ -56,6 +56,20 @@ const sleep = (milliseconds: number, signal?: AbortSignal) =>
     });
   });
 
+/**
+ * The SDK handles a notification one microtask late but a response at once, and forgets a call's
+ * progress handler with its response: progress sent just before a result is lost. Handing each
+ * response to the SDK a task later keeps the server's order.
+ */
+function deliverResponsesAfterNotifications(transport: Transport) {
+  const deliver = transport.onmessage;
+  if (!deliver) return;
+  transport.onmessage = (message, extra) => {
+    if ('id' in message && ('result' in message || 'error' in message)) setTimeout(() => deliver(message, extra), 0);
+    else deliver(message, extra);
+  };
+}
+
 async function listAllTools(client: Client): Promise<Tool[]> {
   const tools: Tool[] = [];
   let cursor: string | undefined;
@@ -104,20 +118,28 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     client.setRequestHandler(ListRootsRequestSchema, async () => ({
       roots: [{ uri: fileUri(directory), name: directory.split('/').filter(Boolean).pop() ?? directory }],
     }));
+    let transport: Transport;
     if (resolved.command && options.startStdio) {
-      await client.connect(
-        options.startStdio({ command: resolved.command, args: resolved.args, env: resolved.env, cwd: directory }),
-      );
+      transport = options.startStdio({
+        command: resolved.command,
+        args: resolved.args,
+        env: resolved.env,
+        cwd: directory,
+      });
+      await client.connect(transport);
     } else {
       const url = new URL(resolved.url ?? '');
       const requestInit = { headers: resolved.headers };
       try {
-        await client.connect(new StreamableHTTPClientTransport(url, { requestInit }));
+        transport = new StreamableHTTPClientTransport(url, { requestInit });
+        await client.connect(transport);
       } catch {
         logger.debug(`MCP server "${name}": Streamable HTTP failed, trying SSE`);
-        await client.connect(new SSEClientTransport(url, { requestInit }));
+        transport = new SSEClientTransport(url, { requestInit });
+        await client.connect(transport);
       }
     }
+    deliverResponsesAfterNotifications(transport);
     connection.tools = await listAllTools(client);
     client.onclose = () => {
       if (connection.client !== client) return;
