@@ -1,0 +1,397 @@
+// npm run bench: the relay's speed and memory against the physical limit (a raw proxy), on this
+// machine, in one run. Prints a table; see README "Speed and memory".
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+const root = new URL('../..', import.meta.url).pathname;
+const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+const children: ChildProcess[] = [];
+const quick = process.argv.includes('--quick');
+/** `--only=cpu,ttft,memory,approvals`: run just those measures. */
+const only = process.argv
+  .find((arg) => arg.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
+const measures = (name: string) => !only || only.includes(name);
+
+function startHelper(file: string, args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(join(root, file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  return new Promise((resolve) =>
+    child.once('message', (message: { port: number }) => resolve({ child, port: message.port })),
+  );
+}
+
+function startServer(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  // BENCH_PROFILE=dir writes a V8 CPU profile of the server there (for finding what costs).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const child = spawn(process.execPath, [...profile, join(root, 'bin/llm-chat-server.js'), '--port', '0', ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stderr?.on('data', (chunk) => {
+      output += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(output);
+      if (match) resolve({ child, url: match[1] });
+    });
+    child.on('exit', (code) => reject(new Error(`server exited ${code}: ${output}`)));
+  });
+}
+
+/** CPU time (user + system) of a process so far, in milliseconds, from /proc. */
+function cpuMilliseconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+function rssKibibytes(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+interface StreamOptions {
+  url: string;
+  body: unknown;
+  /** Text that marks one token in the stream. */
+  marker: string;
+  onFirst?: () => void;
+  onText?: (text: string) => void;
+}
+
+/** Opens a streaming POST; resolves with the token count when it ends. `abort` ends it early. */
+function stream(options: StreamOptions) {
+  let tokens = 0;
+  let carry = '';
+  const url = new URL(options.url);
+  const payload = JSON.stringify(options.body);
+  let abort = () => {};
+  const done = new Promise<number>((resolve, reject) => {
+    const outgoing = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          host: `127.0.0.1:${url.port}`,
+        },
+      },
+      (response) => {
+        if (response.statusCode !== 200) reject(new Error(`status ${response.statusCode}`));
+        response.setEncoding('utf8');
+        response.on('data', (text: string) => {
+          const joined = carry + text;
+          const before = tokens;
+          let at = joined.indexOf(options.marker);
+          while (at !== -1) {
+            tokens += 1;
+            at = joined.indexOf(options.marker, at + options.marker.length);
+          }
+          carry = joined.slice(-options.marker.length);
+          if (before === 0 && tokens > 0) options.onFirst?.();
+          options.onText?.(text);
+        });
+        response.on('end', () => resolve(tokens));
+        response.on('error', reject);
+      },
+    );
+    outgoing.on('error', reject);
+    abort = () => outgoing.destroy();
+    outgoing.end(payload);
+  });
+  return { done, abort: () => abort() };
+}
+
+async function postJson(url: string, body: unknown): Promise<any> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${url}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+const upstreamBody = (model: string) => ({ model, stream: true, messages: [{ role: 'user', content: 'go' }] });
+const tokenInUpstream = '"content":"tok "';
+const tokenInServer = 'event: token';
+
+async function sessions(serverUrl: string, count: number, model: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let index = 0; index < count; index += 1)
+    ids.push((await postJson(`${serverUrl}/start_session`, { model })).session_id);
+  return ids;
+}
+
+/** CPU per token: `clients` concurrent clients, each making `rounds` requests of `tokens` tokens. */
+async function cpuPerToken(pid: number, run: (client: number) => Promise<number>, clients: number, rounds: number) {
+  const start = cpuMilliseconds(pid);
+  const began = performance.now();
+  const counts = await Promise.all(
+    Array.from({ length: clients }, async (_, client) => {
+      let total = 0;
+      for (let round = 0; round < rounds; round += 1) total += await run(client);
+      return total;
+    }),
+  );
+  const tokens = counts.reduce((sum, count) => sum + count, 0);
+  return {
+    microseconds: ((cpuMilliseconds(pid) - start) * 1000) / tokens,
+    tokens,
+    seconds: (performance.now() - began) / 1000,
+  };
+}
+
+async function timeToFirstToken(options: Omit<StreamOptions, 'onFirst'>, samples: number): Promise<number> {
+  const times: number[] = [];
+  for (let index = 0; index < samples; index += 1) {
+    const began = performance.now();
+    let first = 0;
+    await stream({ ...options, onFirst: () => (first = performance.now() - began) }).done;
+    times.push(first);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+async function memoryPerStream(pid: number, open: (index: number) => StreamOptions, count: number) {
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const before = rssKibibytes(pid);
+  let started = 0;
+  const streams = Array.from({ length: count }, (_, index) =>
+    stream({ ...open(index), onFirst: () => (started += 1) }),
+  );
+  for (const item of streams) item.done.catch(() => {});
+  while (started < count) await new Promise((resolve) => setTimeout(resolve, 50));
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const after = rssKibibytes(pid);
+  for (const item of streams) item.abort();
+  return (after - before) / count;
+}
+
+async function main() {
+  const clients = 100;
+  const rounds = quick ? 1 : 3;
+  const tokens = quick ? 100 : 300;
+  const idle = quick ? 200 : 1000;
+
+  const { port: upstreamPort } = await startHelper('scripts/bench/upstream.mjs');
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+  const { child: proxy, port: proxyPort } = await startHelper('scripts/bench/proxy.mjs', [upstreamUrl]);
+  const proxyUrl = `http://127.0.0.1:${proxyPort}/v1/chat/completions`;
+
+  const directory = await mkdtemp(join(tmpdir(), 'bench-'));
+  const loader = pathToFileURL(join(root, 'node_modules/tsx/dist/loader.mjs')).href;
+  await writeFile(
+    join(directory, 'servers.json'),
+    JSON.stringify({
+      mcpServers: {
+        fault: {
+          command: process.execPath,
+          args: ['--import', loader, join(root, 'test/helpers/mcp-fault-server.ts')],
+        },
+      },
+    }),
+  );
+  const { child: server, url: serverUrl } = await startServer([
+    '--provider',
+    'openai',
+    '--openai-base-url',
+    `${upstreamUrl}/v1`,
+    '--current-directory',
+    directory,
+    '--servers-config',
+    join(directory, 'servers.json'),
+    '--resume-grace',
+    '1s',
+    '--max-input-chars',
+    '1000000',
+  ]);
+  const rows: string[][] = [];
+  const serverPid = server.pid as number;
+  const proxyPid = proxy.pid as number;
+
+  const phase = (text: string) => console.error(`bench: ${text}`);
+  phase('warming up');
+  // Warm both up (JIT, connections) before measuring.
+  const warm = await sessions(serverUrl, clients, `fast:${tokens}`);
+  await Promise.all(
+    warm.map(
+      (session_id) =>
+        stream({
+          url: `${serverUrl}/user_request`,
+          body: { input: 'warm', session_id, stream: true },
+          marker: tokenInServer,
+        }).done,
+    ),
+  );
+  await Promise.all(
+    warm.map(() => stream({ url: proxyUrl, body: upstreamBody(`fast:${tokens}`), marker: tokenInUpstream }).done),
+  );
+
+  if (measures('cpu')) {
+    phase('CPU per token');
+    const raw = await cpuPerToken(
+      proxyPid,
+      () => stream({ url: proxyUrl, body: upstreamBody(`fast:${tokens}`), marker: tokenInUpstream }).done,
+      clients,
+      rounds,
+    );
+    const ids = await sessions(serverUrl, clients, `fast:${tokens}`);
+    const ours = await cpuPerToken(
+      serverPid,
+      (client) =>
+        stream({
+          url: `${serverUrl}/user_request`,
+          body: { input: 'go', session_id: ids[client], stream: true },
+          marker: tokenInServer,
+        }).done,
+      clients,
+      rounds,
+    );
+    rows.push([
+      `server CPU per token (${clients} concurrent clients, ${raw.tokens} tokens)`,
+      `${raw.microseconds.toFixed(1)} µs`,
+      `${ours.microseconds.toFixed(1)} µs`,
+      `${(ours.microseconds / raw.microseconds).toFixed(2)}×`,
+      '≤ 1.2×',
+    ]);
+  }
+
+  if (measures('ttft')) {
+    phase('time to first token');
+    const [single] = await sessions(serverUrl, 1, 'fast:1');
+    const samples = quick ? 50 : 200;
+    const direct = await timeToFirstToken(
+      { url: `${upstreamUrl}/v1/chat/completions`, body: upstreamBody('fast:1'), marker: tokenInUpstream },
+      samples,
+    );
+    const viaProxy = await timeToFirstToken(
+      { url: proxyUrl, body: upstreamBody('fast:1'), marker: tokenInUpstream },
+      samples,
+    );
+    const viaServer = await timeToFirstToken(
+      {
+        url: `${serverUrl}/user_request`,
+        body: { input: 'go', session_id: single, stream: true },
+        marker: tokenInServer,
+      },
+      samples,
+    );
+    rows.push([
+      'added time to first token, p50 (over calling the upstream directly)',
+      `${(viaProxy - direct).toFixed(2)} ms`,
+      `${(viaServer - direct).toFixed(2)} ms`,
+      '',
+      '≤ 0.5 ms',
+    ]);
+  }
+
+  if (measures('memory')) {
+    phase('memory per open stream');
+    const slow = await sessions(serverUrl, idle, 'slow');
+    const proxyMemory = await memoryPerStream(
+      proxyPid,
+      () => ({ url: proxyUrl, body: upstreamBody('slow'), marker: tokenInUpstream }),
+      idle,
+    );
+    const serverMemory = await memoryPerStream(
+      serverPid,
+      (index) => ({
+        url: `${serverUrl}/user_request`,
+        body: { input: 'wait', session_id: slow[index], stream: true },
+        marker: tokenInServer,
+      }),
+      idle,
+    );
+    rows.push([
+      `memory per open stream (${idle} slow streams)`,
+      `${proxyMemory.toFixed(1)} KiB`,
+      `${serverMemory.toFixed(1)} KiB`,
+      '',
+      '≤ 45 KiB',
+    ]);
+  }
+
+  if (measures('approvals')) {
+    phase('streams waiting on approval');
+    // Streams waiting on an approval: every one must get its keep-alive within 15 s, none may fail.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const waiting = await sessions(serverUrl, idle, 'tool');
+    const lastEvent = new Map<number, number>();
+    const gaps: number[] = [];
+    let errors = 0;
+    let approvals = 0;
+    const held = waiting.map((session_id, index) =>
+      stream({
+        url: `${serverUrl}/user_request`,
+        body: { input: 'count', session_id, stream: true },
+        marker: 'event: approval_required',
+        onFirst: () => {
+          approvals += 1;
+        },
+        onText: (text) => {
+          const now = performance.now();
+          if (text.includes(': ping')) {
+            gaps.push(now - (lastEvent.get(index) ?? now));
+            lastEvent.set(index, now);
+          } else {
+            lastEvent.set(index, now);
+          }
+          if (text.includes('event: error')) errors += 1;
+        },
+      }),
+    );
+    for (const item of held) item.done.catch(() => (errors += 1));
+    const holdFor = quick ? 17_000 : 32_000;
+    await new Promise((resolve) => setTimeout(resolve, holdFor));
+    for (const item of held) item.abort();
+    const longest = gaps.length ? Math.max(...gaps) / 1000 : Number.NaN;
+    rows.push([
+      `${idle} streams waiting on approval, held ${holdFor / 1000} s`,
+      '',
+      `${approvals} waiting, ${errors} errors, ${gaps.length} pings, longest silence ${longest.toFixed(1)} s`,
+      '',
+      '0 errors, pings ≤ 15 s apart',
+    ]);
+  }
+
+  const widths = [0, 1, 2, 3, 4].map((column) =>
+    Math.max(
+      ...[['measure', 'raw proxy', 'llm-chat-server', 'ratio', 'target'], ...rows].map((row) => row[column].length),
+    ),
+  );
+  const line = (row: string[]) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
+  console.log(line(['measure', 'raw proxy', 'llm-chat-server', 'ratio', 'target']));
+  console.log(line(widths.map((width) => '-'.repeat(width))));
+  for (const row of rows) console.log(line(row));
+  console.log(
+    `\n(${process.arch}, ${process.version}, ${(await import('node:os')).cpus().length} cores; CPU from /proc, memory as RSS growth)`,
+  );
+}
+
+main()
+  .catch((error) => {
+    console.error(error);
+    process.exitCode = 1;
+  })
+  .finally(async () => {
+    agent.destroy();
+    await Promise.all(
+      children.map((child) => {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGINT');
+        return exited;
+      }),
+    );
+  });
