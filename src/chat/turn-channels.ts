@@ -6,8 +6,8 @@ import type { TurnEvent } from './turn-events.js';
  * The channel calls `deliver` for each event in order and `close` once, after the last one.
  */
 export interface Subscriber {
-  /** Receives an event with its encoded SSE frame (one encoding, shared by every subscriber). */
-  deliver(event: TurnEvent, frame: Uint8Array): void;
+  /** Receives an event with its SSE frame (formatted once, shared by every subscriber). */
+  deliver(event: TurnEvent, frame: string): void;
   /** Ends this subscriber: the stream closes, or the JSON request settles. */
   close(): void;
   /** Writes a keep-alive comment; streams only. */
@@ -29,12 +29,12 @@ interface Attached {
 interface Channel {
   sessionId: string;
   sequence: number;
-  log: Array<{ index: number; event: TurnEvent; frame: Uint8Array }>;
+  log: Array<{ index: number; event: TurnEvent; frame: string }>;
   next: number;
   attached: Map<Subscriber, Attached>;
   state: 'running' | 'waiting' | 'finished';
   /** The `done` of a step waiting on approvals, held back while streams wait; logged once released. */
-  held?: { event: TurnEvent; index: number; frame: Uint8Array; logged: boolean };
+  held?: { event: TurnEvent; index: number; frame: string; logged: boolean };
   controller?: AbortController;
   orphanedAt?: number;
   finishedAt?: number;
@@ -83,7 +83,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     for (const subscriber of attached) subscriber.close();
   };
 
-  const emit = (channel: Channel, event: TurnEvent, frame: Uint8Array) => {
+  const emit = (channel: Channel, event: TurnEvent, frame: string) => {
     for (const entry of channel.attached.values()) {
       if (event.event === 'session' && entry.started) continue;
       entry.started = true;

@@ -1,7 +1,5 @@
 import type { TurnEvent } from '../chat/turn-events.js';
 
-const encoder = new TextEncoder();
-
 /** Headers of every event stream (API.md): no caching, no proxy buffering. */
 export const sseHeaders = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -13,8 +11,8 @@ export const sseHeaders = {
  * One SSE frame: `event:`, `id:` and a single `data:` line. The data is JSON, whose encoding
  * escapes every newline, so no content can start a field of its own.
  */
-export function encodeEvent(event: TurnEvent, id: string): Uint8Array {
-  return encoder.encode(`event: ${event.event}\nid: ${id}\ndata: ${JSON.stringify(event.data)}\n\n`);
+export function encodeEvent(event: TurnEvent, id: string): string {
+  return `event: ${event.event}\nid: ${id}\ndata: ${JSON.stringify(event.data)}\n\n`;
 }
 
-export const pingFrame = encoder.encode(': ping\n\n');
+export const pingFrame = ': ping\n\n';

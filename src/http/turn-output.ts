@@ -23,18 +23,32 @@ export function eventStream(
 ): Response {
   let closed = false;
   let subscriber: Subscriber | undefined;
+  // Frames delivered in one go (the events of one upstream read) leave as one write.
+  let pending = '';
+  let scheduled = false;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
+      const flush = () => {
+        scheduled = false;
+        if (closed || pending === '') return;
+        controller.enqueue(encoder.encode(pending));
+        pending = '';
+      };
+      const write = (text: string) => {
+        if (closed) return;
+        pending += text;
+        if (!scheduled) {
+          scheduled = true;
+          defer(flush);
+        }
+      };
       subscriber = {
         waitsForApproval: true,
-        deliver(_event, frame) {
-          if (!closed) controller.enqueue(frame);
-        },
-        ping() {
-          if (!closed) controller.enqueue(pingFrame);
-        },
+        deliver: (_event, frame) => write(frame),
+        ping: () => write(pingFrame),
         close() {
           if (closed) return;
+          flush();
           closed = true;
           controller.close();
         },
@@ -49,6 +63,12 @@ export function eventStream(
   if (result === 'nothing') return new Response(null, { status: 204 });
   return new Response(body, { status: 200, headers: sseHeaders });
 }
+
+const encoder = new TextEncoder();
+
+/** After the current I/O callback's work: setImmediate where the runtime has it, else a microtask. */
+const defer: (task: () => void) => void =
+  typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => queueMicrotask(task);
 
 /** Runs a turn for a JSON request: resolves with the `done` data, rejects with the `error`. */
 export function collectRun(channels: TurnChannels, run: TurnRun, requestSignal?: AbortSignal): Promise<TurnResponse> {
