@@ -14,28 +14,29 @@ export function answerReserve(windowTokens: number): number {
 
 /**
  * The messages to send upstream so that they fit the context window less the answer reserve:
- * the system prompt is always kept, then whole exchanges are dropped oldest first. An exchange
- * starts at a user message and holds the assistant's tool calls with their results, so a call is
- * never separated from its result. The latest exchange is always sent, even when too long.
+ * the system prompt is always kept, then whole exchanges are kept newest first until the next one
+ * would not fit. An exchange starts at a user message and holds the assistant's tool calls with
+ * their results, so a call is never separated from its result. The latest exchange is always
+ * sent, even when too long. Works from the end: the cost is that of what is sent, not of the
+ * whole history.
  */
 export function fitContextWindow(
   system: ChatMessage | undefined,
   history: ChatMessage[],
   windowTokens: number,
 ): ChatMessage[] {
-  const exchanges: ChatMessage[][] = [];
-  for (const message of history) {
-    if (message.role === 'user' || exchanges.length === 0) exchanges.push([message]);
-    else exchanges[exchanges.length - 1].push(message);
+  const budget = windowTokens - answerReserve(windowTokens) - (system ? estimateTokens(system) : 0);
+  let used = 0;
+  let exchange = 0;
+  let start = history.length;
+  for (let index = history.length - 1; index >= 0; index -= 1) {
+    exchange += estimateTokens(history[index]);
+    if (history[index].role !== 'user' && index > 0) continue;
+    if (start < history.length && used + exchange > budget) break;
+    used += exchange;
+    exchange = 0;
+    start = index;
   }
-  const sizes = exchanges.map((exchange) => exchange.reduce((sum, message) => sum + estimateTokens(message), 0));
-  let total = (system ? estimateTokens(system) : 0) + sizes.reduce((sum, size) => sum + size, 0);
-  const budget = windowTokens - answerReserve(windowTokens);
-  let first = 0;
-  while (total > budget && first < exchanges.length - 1) {
-    total -= sizes[first];
-    first += 1;
-  }
-  const kept = exchanges.slice(first).flat();
+  const kept = history.slice(start);
   return system ? [system, ...kept] : kept;
 }

@@ -88,3 +88,8 @@ export const sessionRecordSchema = z.object({
 export type ToolCallState = z.infer<typeof toolCallStateSchema>;
 export type TurnState = z.infer<typeof turnStateSchema>;
 export type SessionRecord = z.infer<typeof sessionRecordSchema>;
+
+/** A record read back from outside the process, validated; throws when it is not a session. */
+export function parseStoredRecord(value: unknown): SessionRecord {
+  return sessionRecordSchema.parse(value);
+}

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { DirectoryGuard } from './directory-guard.js';
-import { type SessionRecord, sessionRecordSchema } from './session-record.js';
+import type { SessionRecord } from './session-record.js';
 
 /** What a new session starts with when `/start_session` leaves a field out. */
 export interface SessionDefaults {
@@ -59,14 +59,7 @@ export function createSessionService(options: SessionServiceOptions) {
     return store.put(record, { ttlMilliseconds: options.ttlMilliseconds });
   };
 
-  const load = async (id: string): Promise<SessionRecord | undefined> => {
-    const stored = await store.get(id);
-    if (stored === undefined) return undefined;
-    const parsed = sessionRecordSchema.safeParse(stored);
-    if (!parsed.success)
-      throw new AppError(500, 'corrupt_session', `Session ${id} could not be read back from the store.`);
-    return parsed.data;
-  };
+  const load = (id: string): Promise<SessionRecord | undefined> => store.get(id);
 
   const create = async (settings: SessionSettings): Promise<SessionRecord> => {
     const defaults = options.defaults;

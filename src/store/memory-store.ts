@@ -6,8 +6,24 @@ export interface MemoryStoreOptions {
 }
 
 /**
- * Sessions in this process's memory. Records are copied in and out so that callers never share
- * an object with the store. Expired records are dropped when read and swept on writes: no timers.
+ * A copy that shares no mutable state with `record`, in time independent of the history's length:
+ * messages are never changed once in a history (the SessionStore contract), so the array is copied
+ * and its messages shared; the small mutable parts are copied whole.
+ */
+function copy(record: SessionRecord): SessionRecord {
+  return {
+    ...record,
+    messages: record.messages.slice(),
+    usage: { ...record.usage },
+    turn: record.turn && structuredClone(record.turn),
+    recent_calls: record.recent_calls.slice(),
+    grants: record.grants.slice(),
+  };
+}
+
+/**
+ * Sessions in this process's memory. Expired records are dropped when read and swept on writes:
+ * no timers. Records are not validated on the way out: they never left the process.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
   const now = options.now ?? Date.now;
@@ -28,11 +44,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
         records.delete(id);
         return undefined;
       }
-      return structuredClone(entry.record);
+      return copy(entry.record);
     },
     async put(record, { ttlMilliseconds }) {
       records.delete(record.id);
-      records.set(record.id, { record: structuredClone(record), expiresAt: now() + ttlMilliseconds });
+      records.set(record.id, { record: copy(record), expiresAt: now() + ttlMilliseconds });
       writes += 1;
       if (writes % 1000 === 0) sweep();
     },

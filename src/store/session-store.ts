@@ -1,8 +1,10 @@
 import type { SessionRecord } from '../sessions/session-record.js';
 
 /**
- * The port to wherever sessions live. Drivers store and return records as they are given; the
- * core validates what comes back. Every driver must pass `test/store/session-store-contract.ts`.
+ * The port to wherever sessions live. Drivers store and return records as they are given, and share
+ * no mutable state with their callers; a message, once in a history, is never changed, so a driver
+ * may share message objects. A driver that deserializes records (KV, a file, a database) validates
+ * them with `parseStoredRecord`. Every driver must pass `test/store/session-store-contract.ts`.
  */
 export interface SessionStore {
   /** The record saved under `id`, or undefined if there is none or it has expired. */
