@@ -1,5 +1,6 @@
 import { encodeEvent } from '../http/sse.js';
 import type { TurnEvent } from './turn-events.js';
+import type { TurnRun } from './turn-service.js';
 
 /**
  * Someone following a session's turn: an SSE response, or a JSON request collecting the result.
@@ -133,8 +134,10 @@ export function createTurnChannels(options: TurnChannelsOptions) {
   const waitingLive = (channel: Channel) =>
     channel.state === 'waiting' && channel.held !== undefined && !channel.held.logged;
 
-  async function pump(channel: Channel, events: AsyncIterable<TurnEvent>) {
-    for await (const event of events) {
+  async function pump(channel: Channel, run: TurnRun) {
+    for await (const event of run.events) {
+      // The session is free again before anyone hears that the run ended (its state is saved).
+      if (event.event === 'done' || event.event === 'error') run.finish();
       if (event.event === 'done' && event.data.requires_approval) {
         pause(channel, event);
         continue;
@@ -196,13 +199,8 @@ export function createTurnChannels(options: TurnChannelsOptions) {
      * its first event. A continuation of the same turn goes on in the same log, to the followers
      * that are waiting on its approvals.
      */
-    run(
-      sessionId: string,
-      sequence: number,
-      events: AsyncIterable<TurnEvent>,
-      controller: AbortController,
-      first?: Subscriber,
-    ) {
+    run(run: TurnRun, first?: Subscriber) {
+      const { sessionId, sequence, controller } = run;
       let channel = channels.get(sessionId);
       if (!channel || channel.sequence !== sequence) {
         channel = { sessionId, sequence, log: [], next: 0, attached: new Map(), state: 'running' };
@@ -215,7 +213,9 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       if (first) attachEntry(channel, first, false);
       ensureTicker();
       const running = channel;
-      pump(running, events).catch(() => detachAll(running));
+      pump(running, run)
+        .catch(() => detachAll(running))
+        .finally(() => run.finish());
     },
 
     /** Whether a stream of the session waits on the approvals of its current step. */

@@ -41,6 +41,8 @@ export interface TurnRun {
   events: AsyncGenerator<TurnEvent>;
   /** Aborting it stops the run. */
   controller: AbortController;
+  /** To be called once the events are consumed (or dropped): frees the session for the next run. */
+  finish(): void;
 }
 
 export type DecisionOutcome =
@@ -53,8 +55,8 @@ export type DecisionOutcome =
 
 /**
  * Starting turns, deciding tool calls and stopping turns, each decided under the session's lock
- * so that every transition has exactly one winner. The events a started turn yields must be
- * consumed to the end: that is what releases the session for the next turn.
+ * so that every transition has exactly one winner. A started run's events must be consumed to the
+ * end and then `finish()` called: that is what releases the session for the next turn.
  */
 export function createTurnService(options: TurnServiceOptions) {
   const { sessions, turns } = options;
@@ -69,22 +71,21 @@ export function createTurnService(options: TurnServiceOptions) {
     signal: controller.signal,
   });
 
-  async function* released(sessionId: string, controller: AbortController, events: AsyncGenerator<TurnEvent>) {
-    try {
-      yield* events;
-    } finally {
-      turns.end(sessionId, controller);
-    }
-  }
-
   /** Claims the session and runs `advance` on it (the caller holds the session's lock). */
   const begin = (
     session: SessionRecord,
     advance: (session: SessionRecord, dependencies: TurnDependencies) => AsyncGenerator<TurnEvent>,
   ): TurnRun => {
     const controller = turns.begin(session.id);
-    const events = released(session.id, controller, advance(session, dependencies(session, controller)));
-    return { sessionId: session.id, sequence: session.turn?.sequence ?? 0, stream: session.stream, events, controller };
+    const events = advance(session, dependencies(session, controller));
+    return {
+      sessionId: session.id,
+      sequence: session.turn?.sequence ?? 0,
+      stream: session.stream,
+      events,
+      controller,
+      finish: () => turns.end(session.id, controller),
+    };
   };
 
   return {

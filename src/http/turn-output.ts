@@ -93,7 +93,7 @@ export function collectRun(channels: TurnChannels, run: TurnRun, requestSignal?:
         reject(new AppError(500, 'internal_error', 'The turn ended without a result.'));
       },
     };
-    channels.run(run.sessionId, run.sequence, run.events, run.controller, subscriber);
+    channels.run(run, subscriber);
     // A JSON client that leaves is not a stop: the turn runs on for the resume grace.
     requestSignal?.addEventListener('abort', () => channels.detach(run.sessionId, subscriber), { once: true });
   });

@@ -81,12 +81,12 @@ export function approveRoutes(app: OpenAPIHono, services: Services) {
     if (outcome.kind === 'deferred') return accepted('deferred');
     const { run } = outcome;
     if (channels.hasWaitingStream(run.sessionId)) {
-      channels.run(run.sessionId, run.sequence, run.events, run.controller);
+      channels.run(run);
       return accepted('stream');
     }
     if (wantsStream(c, body.stream, run.stream)) {
       return eventStream(channels, run.sessionId, (subscriber) => {
-        channels.run(run.sessionId, run.sequence, run.events, run.controller, subscriber);
+        channels.run(run, subscriber);
         return 'following';
       });
     }

@@ -35,7 +35,7 @@ export function eventsRoutes(app: OpenAPIHono, services: Services) {
       const run = await turnService.resume(sessionId);
       if (run) {
         return eventStream(channels, sessionId, (subscriber) => {
-          channels.run(run.sessionId, run.sequence, run.events, run.controller, subscriber);
+          channels.run(run, subscriber);
           return 'following';
         });
       }

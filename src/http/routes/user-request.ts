@@ -37,7 +37,7 @@ export function userRequestRoutes(app: OpenAPIHono, services: Services) {
     const run = await turnService.start(requestedSessionId(c, body.session_id), body.input);
     if (wantsStream(c, body.stream, run.stream)) {
       return eventStream(channels, run.sessionId, (subscriber) => {
-        channels.run(run.sessionId, run.sequence, run.events, run.controller, subscriber);
+        channels.run(run, subscriber);
         return 'following';
       });
     }
@@ -82,7 +82,7 @@ export function userRequestRoutes(app: OpenAPIHono, services: Services) {
     }
     const run = await turnService.start(sessionId, query.input);
     return eventStream(channels, sessionId, (subscriber) => {
-      channels.run(run.sessionId, run.sequence, run.events, run.controller, subscriber);
+      channels.run(run, subscriber);
       return 'following';
     });
   });
