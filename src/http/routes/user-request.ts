@@ -1,17 +1,22 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import type { Services } from '../../app.js';
 import { parseEventId } from '../../chat/turn-channels.js';
+import { turnEventSchema } from '../../chat/turn-events.js';
 import { AppError } from '../../errors.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { turnResponseSchema, userRequestBodySchema } from '../schemas.js';
 import { requestedSessionId } from '../session-id.js';
 import { collectRun, eventStream, wantsStream } from '../turn-output.js';
 
+/**
+ * An event stream, documented with the one union of turn events: each SSE event's name is the
+ * member's `event` and its `data` line is the member's `data`.
+ */
 export const sseContent = {
   'text/event-stream': {
-    schema: z
-      .string()
-      .describe('events: session, token, approval_required, tool_call, tool_progress, tool_result, then done or error'),
+    schema: turnEventSchema.describe(
+      'Server-Sent Events, each "event: <event>", "id: <id>", "data: <JSON data>": session, token, approval_required, tool_call, tool_progress, tool_result, then exactly one done or error',
+    ),
   },
 };
 
