@@ -138,7 +138,7 @@ export function createApp(dependencies: AppDependencies) {
   })) {
     app.use(handler);
   }
-  for (const handler of jsonBodies(config.maxBodyBytes)) app.use(handler);
+  app.use(jsonBodies(config.maxBodyBytes));
 
   healthRoutes(app, services);
   sessionRoutes(app, services);

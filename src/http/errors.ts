@@ -40,39 +40,41 @@ export function notFound(routes: () => Array<{ method: string; path: string }>):
 }
 
 /**
- * POST bodies: at most `maxBytes` (413, with or without Content-Length) and JSON (415 otherwise).
- * An empty body stands for `{}`, so `curl -X POST /start_session` works.
+ * POST bodies: JSON (415 otherwise) and at most `maxBytes` (413, with or without Content-Length).
+ * An empty body stands for `{}`, so `curl -X POST /start_session` works. The body stream is only
+ * touched when there is no Content-Length: Node's adapter reads a body fastest left untouched.
  */
-export function jsonBodies(maxBytes: number): MiddlewareHandler[] {
+export function jsonBodies(maxBytes: number): MiddlewareHandler {
+  const tooLarge = () =>
+    new AppError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes (--max-body-bytes).`);
   const limit = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
-      throw new AppError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes (--max-body-bytes).`);
+      throw tooLarge();
     },
   });
-  const contentType: MiddlewareHandler = async (c, next) => {
-    const length = c.req.header('content-length');
+  const unsupported = () =>
+    new AppError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+  return async (c, next) => {
+    if (c.req.method !== 'POST') return next();
     const type = c.req.header('content-type');
     const json = type !== undefined && /^application\/(.+\+)?json\s*(;|$)/i.test(type);
-    if (type !== undefined && !json) {
-      throw new AppError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
-    }
-    if (!c.req.raw.body || length === '0') {
+    if (type !== undefined && !json) throw unsupported();
+    const length = c.req.header('content-length');
+    const chunked = c.req.header('transfer-encoding') !== undefined;
+    const empty = length === undefined ? !chunked && !c.req.raw.body : length === '0';
+    if (empty) {
       const headers = new Headers(c.req.raw.headers);
       headers.delete('content-length');
       headers.set('content-type', 'application/json');
       c.req.raw = new Request(c.req.raw, { body: '{}', headers });
       return next();
     }
-    if (!json) {
-      throw new AppError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+    if (!json) throw unsupported();
+    if (length !== undefined && !chunked) {
+      if (Number(length) > maxBytes) throw tooLarge();
+      return next();
     }
-    await next();
+    return limit(c, next);
   };
-  const onlyPost =
-    (handler: MiddlewareHandler): MiddlewareHandler =>
-    (c, next) =>
-      c.req.method === 'POST' ? handler(c, next) : next();
-  // The type check first, so a large body of the wrong type is refused before it is read.
-  return [onlyPost(contentType), onlyPost(limit)];
 }
