@@ -1,79 +1,7 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
 import { serve } from '@hono/node-server';
-import packageJson from '../../package.json' with { type: 'json' };
-import { createApp } from '../app.js';
-import { loadConfig } from '../config/load-config.js';
-import { isLoopback } from '../http/security.js';
-import { createModels } from '../llm/create-models.js';
-import { createLogger } from '../logger.js';
-import { createNodeDirectoryGuard } from '../node/directory-guard.js';
-import { createStdioStarter } from '../node/stdio-transport.js';
-import { createMemoryStore } from '../store/memory-store.js';
-import { createMcpToolProvider } from '../tools/mcp-tool-provider.js';
-import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
+import { fail, prepareServer } from '../node/prepare-server.js';
 
-function fail(message: string): never {
-  process.stderr.write(`llm-chat-server: ${message}\n`);
-  process.exit(2);
-}
-
-const dotenv = await readFile('.env', 'utf8').catch(() => undefined);
-const loaded = loadConfig({ argv: process.argv.slice(2), env: process.env, dotenv, cwd: process.cwd() });
-if (loaded.kind === 'help') {
-  process.stdout.write(`${loaded.text}\n`);
-  process.exit(0);
-}
-if (loaded.kind === 'error') fail(loaded.message);
-const { config, explicit } = loaded;
-const currentDirectory = await realpath(config.currentDirectory ?? process.cwd()).catch(() =>
-  fail(`--current-directory: "${config.currentDirectory}" does not exist.`),
-);
-
-if (!isLoopback(config.host) && !config.authToken) {
-  fail(`--host ${config.host} is not a loopback address; set --auth-token (or AUTH_TOKEN) to bind it.`);
-}
-const directory = await stat(currentDirectory).catch(() => undefined);
-if (!directory?.isDirectory()) fail(`--current-directory: "${currentDirectory}" is not an existing directory.`);
-const serversPath = resolve(config.serversConfig);
-const serversText = await readFile(serversPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
-  if (explicit.has('serversConfig')) {
-    fail(`--servers-config: cannot read "${config.serversConfig}" (${error.code}); fix the path or leave it unset.`);
-  }
-  return undefined;
-});
-let servers: ServersConfig = {};
-try {
-  servers = serversText === undefined ? {} : parseServersConfig(serversText, config.serversConfig);
-} catch (error) {
-  fail((error as Error).message);
-}
-
-const logger = createLogger({
-  level: config.logLevel,
-  write: (line) => process.stderr.write(`${line}\n`),
-  secrets: [config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
-});
-
-const tools = createMcpToolProvider({
-  servers,
-  variables: { ...process.env, CONFIG_DIR: dirname(serversPath) },
-  startStdio: createStdioStarter(logger),
-  logger,
-  version: packageJson.version,
-});
-// Start the servers for the default directory now, so the first request does not wait for them.
-void tools.list(currentDirectory);
-
-const app = createApp({
-  config: { ...config, currentDirectory },
-  store: createMemoryStore(),
-  models: createModels(config),
-  tools,
-  directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
-  logger,
-  version: packageJson.version,
-});
+const { app, config, logger, shutdown } = await prepareServer();
 
 const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
@@ -83,10 +11,9 @@ server.on('error', (error: NodeJS.ErrnoException) =>
   fail(`cannot listen on ${config.host}:${config.port} (${error.code}).`),
 );
 
-const shutdown = async () => {
+const stop = () => {
   server.close();
-  await tools.close();
-  process.exit(0);
+  void shutdown();
 };
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { parseArgs, parseEnv } from 'node:util';
-import { formatDuration } from './duration.js';
-import { booleanKeys, type Config, type ConfigKey, configSchema, listKeys, optionNames } from './schema.js';
+import { formatDuration } from '../config/duration.js';
+import { type ConfigSource, environmentSource, resolveConfig } from '../config/resolve-config.js';
+import { booleanKeys, type Config, type ConfigKey, configSchema, listKeys, optionNames } from '../config/schema.js';
 
 export interface ConfigSources {
   argv: string[];
@@ -17,8 +18,6 @@ export type LoadedConfig =
   | { kind: 'error'; message: string };
 
 const keys = Object.keys(configSchema.shape) as ConfigKey[];
-const truthy = new Set(['1', 'true', 'yes', 'on']);
-const falsy = new Set(['0', 'false', 'no', 'off']);
 
 /**
  * Reads the configuration with the precedence CLI flag > environment variable > `.env` > default.
@@ -47,48 +46,14 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
   }
   if (parsed.values.help) return { kind: 'help', text: helpText() };
 
+  const flags: ConfigSource = {
+    get: (key) => parsed.values[optionNames[key].flag] as string | boolean | string[] | undefined,
+    where: (key) => `--${optionNames[key].flag}`,
+  };
   const dotenv = sources.dotenv ? parseEnv(sources.dotenv) : {};
-  const raw: Record<string, unknown> = {};
-  const origin = new Map<ConfigKey, string>();
-  const explicit = new Set<ConfigKey>();
-  for (const key of keys) {
-    const { flag, env } = optionNames[key];
-    const fromFlag = parsed.values[flag];
-    if (fromFlag !== undefined) {
-      raw[key] = fromFlag;
-      origin.set(key, `--${flag}`);
-    } else {
-      // An empty variable (`PORT=`) counts as unset, as shells and compose files write them.
-      const fromEnv = sources.env[env] || dotenv[env] || undefined;
-      if (fromEnv === undefined) continue;
-      const where = sources.env[env] ? env : `${env} (in .env)`;
-      origin.set(key, where);
-      if (booleanKeys.has(key)) {
-        const word = fromEnv.trim().toLowerCase();
-        if (!truthy.has(word) && !falsy.has(word)) {
-          return { kind: 'error', message: `${where}: "${fromEnv}" is not a boolean; use true or false.` };
-        }
-        raw[key] = truthy.has(word);
-      } else if (listKeys.has(key)) {
-        raw[key] = fromEnv
-          .split(',')
-          .map((item) => item.trim())
-          .filter(Boolean);
-      } else {
-        raw[key] = fromEnv;
-      }
-    }
-    explicit.add(key);
-  }
-
-  const result = configSchema.safeParse(raw);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const key = issue.path[0] as ConfigKey;
-    const where = origin.get(key) ?? `--${optionNames[key].flag}`;
-    return { kind: 'error', message: `${where}: ${issue.message} (got ${JSON.stringify(raw[key])}).` };
-  }
-  const config = result.data;
+  const result = resolveConfig([flags, environmentSource(sources.env), environmentSource(dotenv, ' (in .env)')]);
+  if (result.kind === 'error') return result;
+  const { config, explicit } = result;
   config.currentDirectory = resolve(sources.cwd, config.currentDirectory ?? '.');
   return { kind: 'config', config, explicit };
 }
