@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/duration.js';
-import { type ConfigSources, loadConfig } from '../../src/node/load-config.js';
 import { type Config, type ConfigKey, type OptionNames, optionNames } from '../../src/config/schema.js';
+import { type ConfigSources, loadConfig } from '../../src/node/load-config.js';
 
 const cwd = resolve('/srv/app');
 

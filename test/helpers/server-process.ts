@@ -2,6 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const binPath = fileURLToPath(new URL('../../bin/llm-chat-server.js', import.meta.url));
+/** Bun, from the `bun` devDependency, and the Bun entry. */
+export const bunPath = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
+export const bunEntry = fileURLToPath(new URL('../../src/entry/bun.ts', import.meta.url));
 
 /** Environment for a child server: the machine's, less anything that would configure it. */
 export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -16,8 +19,12 @@ export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.Pro
  * Starts the real server (`bin/llm-chat-server.js`, what `npm start` runs) on an ephemeral port and
  * resolves once it logs where it listens. `output()` is everything it wrote so far.
  */
-export async function startServer(args: string[], options: { cwd: string; env?: Record<string, string> }) {
-  const child: ChildProcess = spawn(process.execPath, [binPath, '--port', '0', ...args], {
+export async function startServer(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; runtime?: 'node' | 'bun' },
+) {
+  const [command, entry] = options.runtime === 'bun' ? [bunPath, bunEntry] : [process.execPath, binPath];
+  const child: ChildProcess = spawn(command, [entry, '--port', '0', ...args], {
     cwd: options.cwd,
     env: cleanEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

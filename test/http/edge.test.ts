@@ -145,8 +145,20 @@ describe('routes', () => {
     expect(input).toMatchObject({ type: 'string', minLength: 1, maxLength: 100000 });
     expect(document.paths['/user_request'].post.responses).toHaveProperty('502');
     const events = document.paths['/user_request'].post.responses['200'].content['text/event-stream'].schema;
-    const names = JSON.stringify(events).match(/"const":"[a-z_]+"|"enum":\["[a-z_]+"\]/g)?.join(' ') ?? '';
-    for (const name of ['session', 'token', 'approval_required', 'tool_call', 'tool_progress', 'tool_result', 'done', 'error']) {
+    const names =
+      JSON.stringify(events)
+        .match(/"const":"[a-z_]+"|"enum":\["[a-z_]+"\]/g)
+        ?.join(' ') ?? '';
+    for (const name of [
+      'session',
+      'token',
+      'approval_required',
+      'tool_call',
+      'tool_progress',
+      'tool_result',
+      'done',
+      'error',
+    ]) {
       expect(names).toContain(`"${name}"`);
     }
   });
