@@ -87,14 +87,18 @@ const fileUri = (directory: string) => `file://${directory.split('/').map(encode
 export function createMcpToolProvider(options: McpToolProviderOptions): ToolProvider {
   const { logger } = options;
   const connections = new Map<string, Connection>();
-  const enabled = Object.entries(options.servers).filter(([name, server]) => {
-    if (server.disabled) return false;
-    if (server.command && !options.startStdio) {
-      logger.warn(`MCP server "${name}" uses stdio, which this runtime cannot start; it is disabled.`);
-      return false;
-    }
-    return true;
-  });
+  const enabled = Object.entries(options.servers).filter(
+    ([, server]) => !server.disabled && !(server.command && !options.startStdio),
+  );
+  const skipped = Object.entries(options.servers).filter(
+    ([, server]) => !server.disabled && server.command && !options.startStdio,
+  );
+  if (skipped.length > 0) {
+    const names = skipped.map(([name]) => `"${name}"`).join(', ');
+    logger.warn(
+      `MCP servers ${names} use stdio, which this runtime cannot start: they are disabled. Use a "url" server here.`,
+    );
+  }
 
   async function open(name: string, server: ServerConfig, directory: string, connection: Connection): Promise<Client> {
     const resolved = resolveServer(server, { ...options.variables, CURRENT_DIRECTORY: directory });

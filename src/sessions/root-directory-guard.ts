@@ -1,0 +1,34 @@
+import { AppError } from '../errors.js';
+import type { DirectoryGuard } from './directory-guard.js';
+
+/** Resolves `.` and `..` in a POSIX path, lexically. */
+function normalize(path: string): string {
+  const parts: string[] = [];
+  for (const part of path.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part === '..') parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join('/')}`;
+}
+
+/**
+ * For runtimes without a filesystem (Workers): a session's directory is only a name given to MCP
+ * servers as their root, so it is checked lexically against the allowed roots.
+ */
+export function createRootDirectoryGuard(options: { base: string; roots: string[] }): DirectoryGuard {
+  const roots = options.roots.map(normalize);
+  return {
+    async resolve(requested) {
+      const path = normalize(requested.startsWith('/') ? requested : `${options.base}/${requested}`);
+      if (!roots.some((root) => path === root || path.startsWith(root === '/' ? '/' : `${root}/`))) {
+        throw new AppError(
+          403,
+          'directory_not_allowed',
+          `current_directory "${requested}" is outside the allowed roots; the server allows CURRENT_DIRECTORY and each ALLOW_DIRECTORY.`,
+        );
+      }
+      return path;
+    },
+  };
+}
