@@ -66,6 +66,8 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
     for (;;) {
       const open = openCalls(turn);
       if (open.some((call) => call.status === 'pending')) {
+        // A stop that came while the step was being saved ends the turn instead of the wait.
+        if (signal.aborted) throw signal.reason;
         yield { event: 'done', data: turnResponse(session, turn, turn.message) };
         return;
       }
@@ -150,19 +152,21 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
       }
       turn.rounds += 1;
       const byName = new Map(tools.map((tool) => [tool.name, tool]));
-      for (const call of calls) {
-        const state = newToolCall(call, byName, session.grants, {
+      const created = calls.map((call) =>
+        newToolCall(call, byName, session.grants, {
           ...settings,
           requestId: dependencies.newRequestId(),
           now: dependencies.now(),
-        });
-        turn.tool_calls.push(state);
-        const tool = { name: state.name, arguments: state.arguments, server: state.server };
-        if (state.status === 'pending') {
-          yield { event: 'approval_required', data: { request_id: state.request_id, tool, message: turn.message } };
-        }
-      }
+        }),
+      );
+      turn.tool_calls.push(...created);
+      // Saved before anyone is told: an /approve that follows the event finds the call.
       await dependencies.persist(session);
+      for (const state of created) {
+        if (state.status !== 'pending') continue;
+        const tool = { name: state.name, arguments: state.arguments, server: state.server };
+        yield { event: 'approval_required', data: { request_id: state.request_id, tool, message: turn.message } };
+      }
     }
   } catch (caught) {
     if (streaming && turn.message) session.messages.push({ role: 'assistant', content: turn.message });

@@ -64,7 +64,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
   const tick = Math.max(
     20,
     Math.min(
-      5000,
+      1000,
       options.keepAlive / 3,
       ...[options.approvalTimeout, options.resumeGrace].filter((value) => value > 0).map((value) => value / 4),
     ),
@@ -157,8 +157,14 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     clock = options.now();
     for (const [sessionId, channel] of channels) {
       for (const [subscriber, entry] of channel.attached) {
-        if (entry.deadline !== undefined && clock >= entry.deadline) release(channel, subscriber);
-        else if (subscriber.ping && clock - entry.lastWrite >= options.keepAlive - tick) {
+        if (entry.deadline !== undefined && clock >= entry.deadline) {
+          entry.deadline = undefined;
+          if (channel.held) {
+            release(channel, subscriber);
+            continue;
+          }
+        }
+        if (subscriber.ping && clock - entry.lastWrite >= options.keepAlive - tick) {
           entry.lastWrite = clock;
           subscriber.ping();
         }
@@ -172,11 +178,10 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       } else {
         channel.orphanedAt = undefined;
       }
-      if (
-        channel.state === 'finished' &&
-        clock - (channel.finishedAt ?? clock) > Math.max(options.resumeGrace * 2, 60_000)
-      ) {
-        channels.delete(sessionId);
+      // A turn nobody follows and that does not run keeps its log for a while, for a late resume.
+      if (channel.state !== 'running' && channel.attached.size === 0) {
+        channel.finishedAt ??= clock;
+        if (clock - channel.finishedAt > Math.max(options.resumeGrace * 2, 60_000)) channels.delete(sessionId);
       }
     }
     if (channels.size === 0 && ticker) {
@@ -191,6 +196,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       entry.deadline = clock + options.approvalTimeout;
     channel.attached.set(subscriber, entry);
     channel.orphanedAt = undefined;
+    if (channel.state !== 'finished') channel.finishedAt = undefined;
   };
 
   return {
@@ -210,6 +216,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       channel.held = undefined;
       channel.controller = controller;
       channel.finishedAt = undefined;
+      for (const entry of channel.attached.values()) entry.deadline = undefined;
       if (first) attachEntry(channel, first, false);
       ensureTicker();
       const running = channel;
@@ -248,7 +255,11 @@ export function createTurnChannels(options: TurnChannelsOptions) {
 
     /** Stops following: the turn goes on (for the resume grace when nobody follows). */
     detach(sessionId: string, subscriber: Subscriber) {
-      channels.get(sessionId)?.attached.delete(subscriber);
+      const channel = channels.get(sessionId);
+      if (!channel?.attached.delete(subscriber) || channel.attached.size > 0 || channel.state !== 'running') return;
+      channel.orphanedAt = options.now();
+      // No grace (a runtime whose turns cannot outlive their request): stop at once.
+      if (options.resumeGrace === 0) channel.controller?.abort(new Error('the client went away'));
     },
 
     /** Ends a turn that waits on approvals (after POST /stop): its followers get `done`. */

@@ -26,6 +26,8 @@ export interface TurnServiceOptions {
   now: () => number;
 }
 
+const deniedStatuses = new Set(['denied', 'expired']);
+
 /** A decision on one call, as `/approve` receives it. */
 export interface CallDecision extends Decision {
   request_id: string;
@@ -154,9 +156,13 @@ export function createTurnService(options: TurnServiceOptions) {
               request_id: decision.request_id,
               error: new AppError(409, 'already_decided', `The tool call ${decision.request_id} was already decided.`, {
                 request_id: decision.request_id,
+                decision: deniedStatuses.has(status) ? 'denied' : 'approved',
                 status,
               }),
             });
+          } else if (turns.isRunning(id)) {
+            // The run that asked has not yet handed the session back; nothing is changed.
+            throw new AppError(409, 'turn_in_progress', 'The turn is still running; decide once it waits for you.');
           } else {
             applyDecision(session, call, decision);
             changed = true;

@@ -8,7 +8,7 @@ import { createLogger } from '../logger.js';
 import { createRootDirectoryGuard } from '../sessions/root-directory-guard.js';
 import { createKvStore, type KvNamespaceLike } from '../store/kv-store.js';
 import { createMcpToolProvider } from '../tools/mcp-tool-provider.js';
-import { parseServersConfig } from '../tools/servers-config.js';
+import { parseServersConfig, serverSecrets } from '../tools/servers-config.js';
 
 /** The Worker's bindings: the KV namespace for sessions, and settings as vars and secrets. */
 export interface WorkerEnvironment {
@@ -35,8 +35,6 @@ function build(env: WorkerEnvironment): { app: App } | { error: string } {
   if (!isLoopback(config.host) && !config.authToken) {
     return { error: 'AUTH_TOKEN: a Worker is reachable by anyone; set it with `npx wrangler secret put AUTH_TOKEN`.' };
   }
-  const secrets = [config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret));
-  const logger = createLogger({ level: config.logLevel, write: (line) => console.log(line), secrets });
   let servers: ReturnType<typeof parseServersConfig>;
   try {
     servers = env.MCP_SERVERS
@@ -49,6 +47,11 @@ function build(env: WorkerEnvironment): { app: App } | { error: string } {
     string,
     string
   >;
+  const secrets = [
+    ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+    ...serverSecrets(servers, { ...variables, CURRENT_DIRECTORY: config.currentDirectory }),
+  ];
+  const logger = createLogger({ level: config.logLevel, write: (line) => console.log(line), secrets });
   const version = packageJson.version;
   const app = createApp({
     config,

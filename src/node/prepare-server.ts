@@ -7,7 +7,7 @@ import { createModels } from '../llm/create-models.js';
 import { createLogger } from '../logger.js';
 import { createMemoryStore } from '../store/memory-store.js';
 import { createMcpToolProvider } from '../tools/mcp-tool-provider.js';
-import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
+import { parseServersConfig, type ServersConfig, serverSecrets } from '../tools/servers-config.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { loadConfig } from './load-config.js';
 import { createStdioStarter } from './stdio-transport.js';
@@ -56,7 +56,14 @@ export async function prepareServer() {
   const logger = createLogger({
     level: config.logLevel,
     write: (line) => process.stderr.write(`${line}\n`),
-    secrets: [config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+    secrets: [
+      ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+      ...serverSecrets(servers, {
+        ...process.env,
+        CONFIG_DIR: dirname(serversPath),
+        CURRENT_DIRECTORY: currentDirectory,
+      }),
+    ],
   });
 
   const tools = createMcpToolProvider({

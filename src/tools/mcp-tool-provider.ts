@@ -41,20 +41,19 @@ interface Connection {
   tools: Tool[];
   /** A re-listing after `notifications/tools/list_changed`, which `list` waits for. */
   refreshing?: Promise<void>;
+  /** Calls in flight: a connection with calls is never evicted. */
+  calls: number;
+  lastUsed: number;
   failures: number;
   retryAt: number;
 }
 
 const backoff = (failures: number) => Math.min(250 * 2 ** (failures - 1), 10_000);
 
-const sleep = (milliseconds: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(resolve, milliseconds);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
-  });
+const sleep = (milliseconds: number) => new Promise<void>((resolve) => setTimeout(resolve, milliseconds));
+
+/** Working directories with a live connection per server; the least recently used idle one goes. */
+const maxDirectories = 16;
 
 /**
  * The SDK handles a notification one microtask late but a response at once, and forgets a call's
@@ -144,7 +143,12 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
       }
     }
     deliverResponsesAfterNotifications(transport);
-    connection.tools = await listAllTools(client);
+    try {
+      connection.tools = await listAllTools(client);
+    } catch (error) {
+      await client.close().catch(() => {});
+      throw error;
+    }
     client.onclose = () => {
       if (connection.client !== client) return;
       connection.client = undefined;
@@ -155,20 +159,39 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     return client;
   }
 
-  async function connect(name: string, directory: string, signal?: AbortSignal): Promise<Connection> {
+  /** Closes the least recently used idle connection of `name` beyond the cap of directories. */
+  const evict = (name: string) => {
+    const mine = [...connections].filter(
+      ([key, connection]) => key.startsWith(`${name}\u0000`) && connection.calls === 0,
+    );
+    if (mine.length < maxDirectories) return;
+    const [key, oldest] = mine.reduce((least, entry) => (entry[1].lastUsed < least[1].lastUsed ? entry : least));
+    connections.delete(key);
+    void oldest.client?.close().catch(() => {});
+  };
+
+  /**
+   * The server's connection for `directory`, started if needed. A server in its restart backoff is
+   * waited for only when `wait` (a call), not when listing: a failing server must not slow every step.
+   */
+  async function connect(name: string, directory: string, wait: boolean): Promise<Connection> {
     const key = `${name}\u0000${directory}`;
     let connection = connections.get(key);
     if (!connection) {
-      connection = { tools: [], failures: 0, retryAt: 0 };
+      evict(name);
+      connection = { tools: [], failures: 0, retryAt: 0, calls: 0, lastUsed: 0 };
       connections.set(key, connection);
     }
+    connection.lastUsed = Date.now();
     if (connection.client) return connection;
+    const delay = connection.retryAt - Date.now();
+    // Listing during a restart backoff offers the tools the server had: a call waits for it.
+    if (delay > 0 && !wait && !connection.connecting) return connection;
     if (!connection.connecting) {
       const current = connection;
       const server = options.servers[name];
       current.connecting = (async () => {
-        const wait = current.retryAt - Date.now();
-        if (wait > 0) await sleep(wait, signal);
+        if (delay > 0) await sleep(delay);
         try {
           const client = await open(name, server, directory, current);
           current.client = client;
@@ -191,7 +214,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     async list(directory) {
       const perServer = await Promise.all(
         enabled.map(async ([name, server]) => {
-          const connection = await connect(name, directory).catch(() => undefined);
+          const connection = await connect(name, directory, false).catch(() => undefined);
           await connection?.refreshing;
           const tools = (connection?.tools ?? []).filter((tool) => isOffered(server, tool.name));
           return tools.map((tool) => ({ name, server, tool }));
@@ -217,19 +240,26 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     async call(directory, tool, args, callOptions) {
       const server = options.servers[tool.server];
       const timeout = server?.timeout ? server.timeout * 1000 : (options.defaultCallTimeout ?? 60_000);
-      let connection: Connection;
+      let connection: Connection | undefined;
       try {
-        connection = await connect(tool.server, directory, callOptions.signal);
-      } catch {
-        if (callOptions.signal.aborted) throw callOptions.signal.reason;
+        connection = await connect(tool.server, directory, true);
+      } catch {}
+      if (callOptions.signal.aborted) throw callOptions.signal.reason;
+      if (!connection?.client) {
         return {
           content: `The MCP server "${tool.server}" could not be started; the tool did not run.`,
           isError: true,
         };
       }
+      // A controller of the call's own, linked to the turn's signal only while the call runs: the
+      // SDK adds a listener to the signal it is given and never removes it.
+      const controller = new AbortController();
+      const abort = () => controller.abort(callOptions.signal.reason);
+      callOptions.signal.addEventListener('abort', abort, { once: true });
+      connection.calls += 1;
       try {
-        const result = (await connection.client!.callTool({ name: tool.serverToolName, arguments: args }, undefined, {
-          signal: callOptions.signal,
+        const result = (await connection.client.callTool({ name: tool.serverToolName, arguments: args }, undefined, {
+          signal: controller.signal,
           timeout,
           resetTimeoutOnProgress: true,
           onprogress: callOptions.onProgress,
@@ -249,6 +279,9 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
         }
         const message = error instanceof Error ? error.message : String(error);
         return { content: `The tool call failed: ${message}`, isError: true };
+      } finally {
+        connection.calls -= 1;
+        callOptions.signal.removeEventListener('abort', abort);
       }
     },
 

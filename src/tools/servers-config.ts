@@ -87,3 +87,14 @@ export function isOffered(server: ServerConfig, tool: string): boolean {
   if (server.allowedTools && !server.allowedTools.includes(tool)) return false;
   return !server.excludedTools.includes(tool);
 }
+
+/**
+ * The values of every server's `env` and `headers` once substituted: secrets as far as logs are
+ * concerned (a server's stderr may print them).
+ */
+export function serverSecrets(servers: ServersConfig, variables: Record<string, string | undefined>): string[] {
+  return Object.values(servers).flatMap((server) => {
+    const resolved = resolveServer(server, variables);
+    return [...Object.values(resolved.env), ...Object.values(resolved.headers)].filter((value) => value.length >= 4);
+  });
+}

@@ -258,3 +258,69 @@ describe.each(['ollama', 'openai'] as const)('multi-byte characters through %s',
     expect(events.at(-1)?.data.message).toBe('日本é😀ü');
   });
 });
+
+describe('review fixes: what a waiting stream and a slow store must still do', () => {
+  const count = { name: 'count', arguments: { label: 'one' } };
+
+  it('defer with a stream waiting on the step: the waiting stream takes the continuation', async () => {
+    const { post } = await toolApp();
+    upstream.reply({ toolCalls: [count] }, { text: ['On the stream.'] });
+    const stream = openStream(await post('/user_request', { input: 'count', stream: true }));
+    await stream.until((text) => text.includes('event: approval_required'));
+    const decision = await post('/approve', { request_id: 'r2', approve: true, defer: true });
+    expect(await decision.json()).toEqual({ request_id: 'r2', status: 'approved', delivered: 'stream' });
+    const rest = parseSse(await stream.rest());
+    expect(rest.at(-1)?.data).toMatchObject({ message: 'On the stream.', requires_approval: false });
+  });
+
+  it('keeps pinging the stream while an approved tool runs past the old approval deadline', async () => {
+    const countFile = `${await temporaryDirectory()}/count.txt`;
+    const { post } = await buildTestApp(
+      upstream,
+      { approvalTimeout: 200 },
+      { servers: servers({ fault: faultServer(countFile) }), dependencies: { ...sequentialIds(), keepAlive: 120 } },
+    );
+    upstream.reply({ toolCalls: [{ name: 'slow', arguments: { ms: 900, steps: 1 } }] }, { text: ['Slept.'] });
+    const stream = openStream(await post('/user_request', { input: 'sleep', stream: true }));
+    await stream.until((text) => text.includes('event: approval_required'));
+    expect((await post('/approve', { request_id: 'r2', approve: true })).status).toBe(202);
+    const rest = await stream.rest();
+    const during = rest.slice(rest.indexOf('event: tool_call'), rest.indexOf('event: tool_result'));
+    expect(during.split(': ping').length - 1).toBeGreaterThanOrEqual(3);
+    expect(parseSse(rest).at(-1)?.data.message).toBe('Slept.');
+  });
+
+  it('an approval sent the moment approval_required arrives finds the call, even with a slow store', async () => {
+    const countFile = `${await temporaryDirectory()}/count.txt`;
+    const { createMemoryStore } = await import('../../src/store/memory-store.js');
+    const memory = createMemoryStore();
+    const slowStore = {
+      ...memory,
+      put: async (...args: Parameters<typeof memory.put>) => {
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        return memory.put(...args);
+      },
+    };
+    const { post } = await buildTestApp(
+      upstream,
+      {},
+      { servers: servers({ fault: faultServer(countFile) }), dependencies: { ...sequentialIds(), store: slowStore } },
+    );
+    upstream.reply({ toolCalls: [count] }, { text: ['Done.'] });
+    const stream = openStream(await post('/user_request', { input: 'count', stream: true }));
+    await stream.until((text) => text.includes('event: approval_required'));
+    const decision = await post('/approve', { request_id: 'r2', approve: true });
+    expect(decision.status).toBe(202);
+    expect(parseSse(await stream.rest()).at(-1)?.data.message).toBe('Done.');
+  });
+
+  it('a late approve of a decided call says which decision won', async () => {
+    const { post } = await toolApp();
+    upstream.reply({ toolCalls: [count] }, { text: ['No.'] });
+    await post('/user_request', { input: 'count' });
+    await post('/approve', { request_id: 'r2', approve: false });
+    const late = await post('/approve', { request_id: 'r2', approve: true });
+    expect(late.status).toBe(409);
+    expect((await late.json()).error.details).toMatchObject({ request_id: 'r2', decision: 'denied' });
+  });
+});

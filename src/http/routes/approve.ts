@@ -62,7 +62,10 @@ export function approveRoutes(app: OpenAPIHono, services: Services) {
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
     const decisions = 'decisions' in body ? body.decisions : [body];
-    const outcome = await turnService.decide(requestedSessionId(c, body.session_id), decisions, { defer: body.defer });
+    const { id } = await services.sessions.resolve(requestedSessionId(c, body.session_id));
+    // A stream waiting on this step takes the continuation, deferred or not.
+    const defer = body.defer === true && !channels.hasWaitingStream(id);
+    const outcome = await turnService.decide(id, decisions, { defer });
     const rejected = outcome.rejected.map(({ request_id, error }) => ({ request_id, ...errorBody(error) }));
     const withRejected = (response: TurnResponse) => (rejected.length ? { ...response, rejected } : response);
     if (outcome.kind === 'waiting') return c.json(withRejected(outcome.response), 200);
