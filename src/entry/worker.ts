@@ -57,7 +57,7 @@ function build(env: WorkerEnvironment): { app: App } | { error: string } {
     config,
     store: createKvStore({ namespace: env.SESSIONS }),
     models: createModels(config),
-    tools: createMcpToolProvider({ servers, variables, logger, version }),
+    tools: createMcpToolProvider({ servers, variables, logger, version, reuseConnections: false }),
     directories: createRootDirectoryGuard({
       base: config.currentDirectory,
       roots: [config.currentDirectory, ...config.allowDirectory],

@@ -33,6 +33,11 @@ export interface McpToolProviderOptions {
   version: string;
   /** Per-call timeout where a server sets none (milliseconds). */
   defaultCallTimeout?: number;
+  /**
+   * Whether a connection may serve later requests (default true). Workers cannot use an I/O object
+   * across requests, so there every listing and every call opens its own connection and closes it.
+   */
+  reuseConnections?: boolean;
 }
 
 interface Connection {
@@ -210,13 +215,31 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     return connection;
   }
 
+  const reuse = options.reuseConnections ?? true;
+  /** Without reuse, how each server's latest connection went, for `status`. */
+  const outcomes = new Map<string, ServerStatus>();
+  /** A connection to use now: the shared one, or (without reuse) a fresh one the caller closes. */
+  const use = async (name: string, directory: string, wait: boolean): Promise<Connection> => {
+    if (reuse) return connect(name, directory, wait);
+    const connection: Connection = { tools: [], failures: 0, retryAt: 0, calls: 0, lastUsed: Date.now() };
+    try {
+      connection.client = await open(name, options.servers[name], directory, connection);
+      outcomes.set(name, 'connected');
+    } catch (error) {
+      outcomes.set(name, 'failed');
+      throw error;
+    }
+    return connection;
+  };
+
   return {
     async list(directory) {
       const perServer = await Promise.all(
         enabled.map(async ([name, server]) => {
-          const connection = await connect(name, directory, false).catch(() => undefined);
+          const connection = await use(name, directory, false).catch(() => undefined);
           await connection?.refreshing;
           const tools = (connection?.tools ?? []).filter((tool) => isOffered(server, tool.name));
+          if (!reuse) void connection?.client?.close().catch(() => {});
           return tools.map((tool) => ({ name, server, tool }));
         }),
       );
@@ -242,7 +265,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
       const timeout = server?.timeout ? server.timeout * 1000 : (options.defaultCallTimeout ?? 60_000);
       let connection: Connection | undefined;
       try {
-        connection = await connect(tool.server, directory, true);
+        connection = await use(tool.server, directory, true);
       } catch {}
       if (callOptions.signal.aborted) throw callOptions.signal.reason;
       if (!connection?.client) {
@@ -282,6 +305,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
       } finally {
         connection.calls -= 1;
         callOptions.signal.removeEventListener('abort', abort);
+        if (!reuse) void connection.client.close().catch(() => {});
       }
     },
 
@@ -290,6 +314,11 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
       for (const name of Object.keys(options.servers)) {
         if (!enabled.some(([enabledName]) => enabledName === name)) {
           result[name] = 'disabled';
+          continue;
+        }
+        const outcome = outcomes.get(name);
+        if (outcome) {
+          result[name] = outcome;
           continue;
         }
         const mine = [...connections.entries()].filter(([key]) => key.startsWith(`${name}\u0000`)).map(([, c]) => c);

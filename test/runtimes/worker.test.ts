@@ -1,0 +1,167 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { type FaultHttpServer, startFaultHttpServer } from '../helpers/mcp-fault-server.js';
+import { parseSse } from '../helpers/sse.js';
+import { canaryApiKey, projectDirectory, temporaryDirectory } from '../helpers/test-app.js';
+
+// The Worker bundle, built by wrangler as `wrangler deploy` builds it, run in workerd by Miniflare
+// with a KV namespace for sessions, against the fake upstream's OpenAI route and an MCP server over
+// Streamable HTTP on 127.0.0.1.
+const token = 'worker-token-123';
+let upstream: FakeUpstream;
+let fault: FaultHttpServer;
+let countFile: string;
+let bundle: string;
+let mf: Miniflare;
+
+export async function buildWorker(outdir: string): Promise<string> {
+  await promisify(execFile)(
+    join(projectDirectory, 'node_modules/.bin/wrangler'),
+    ['deploy', '--dry-run', '--outdir', outdir],
+    {
+      cwd: projectDirectory,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CI: 'true' },
+    },
+  );
+  return join(outdir, 'worker.js');
+}
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+  const directory = await temporaryDirectory();
+  countFile = join(directory, 'count.txt');
+  fault = await startFaultHttpServer({ countFile });
+  bundle = await buildWorker(join(directory, 'worker'));
+  mf = new Miniflare({
+    modules: true,
+    scriptPath: bundle,
+    modulesRoot: join(bundle, '..'),
+    compatibilityDate: '2026-04-01',
+    compatibilityFlags: ['nodejs_compat'],
+    kvNamespaces: ['SESSIONS'],
+    bindings: {
+      LLM_PROVIDER: 'openai',
+      LLM_MODEL: 'gpt-4o-mini',
+      OPENAI_BASE_URL: upstream.openaiUrl,
+      LLM_API_KEY: canaryApiKey,
+      AUTH_TOKEN: token,
+      MCP_SERVERS: JSON.stringify({
+        mcpServers: {
+          fault: { url: fault.url },
+          local: { command: 'node', args: ['server.js'] },
+        },
+      }),
+    },
+  });
+  await mf.ready;
+}, 60_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  await fault?.close();
+  await upstream?.close();
+});
+
+const call = (path: string, init: { method?: string; body?: unknown; auth?: boolean } = {}) =>
+  mf.dispatchFetch(`http://localhost${path}`, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers: {
+      ...(init.auth === false ? {} : { authorization: `Bearer ${token}` }),
+      ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      'accept-encoding': 'identity',
+    },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+
+const counted = async () => (await readFile(countFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+
+describe('the Worker on the local Workers runtime', () => {
+  it('builds a bundle with no child_process in it', async () => {
+    const code = await readFile(bundle, 'utf8');
+    expect(code).not.toContain('child_process');
+    expect(code.length).toBeGreaterThan(10_000);
+  });
+
+  it('skips stdio MCP servers (disabled in /health), reaches the HTTP one, serves /health without a token', async () => {
+    await call('/session_state');
+    const health = (await (await call('/health', { auth: false })).json()) as any;
+    expect(health).toMatchObject({ status: 'ok', provider: 'openai', model: 'gpt-4o-mini' });
+    expect(health.mcp.local).toBe('disabled');
+    expect(health.mcp.fault).toBe('connected');
+  });
+
+  it('requires the token everywhere else', async () => {
+    expect((await call('/session_state', { auth: false })).status).toBe(401);
+  });
+
+  it('JSON: a chat with an approved tool call; the session lives in KV', async () => {
+    const session = (await (await call('/start_session', { body: {} })).json()) as any;
+    upstream.reply(
+      { toolCalls: [{ name: 'count', arguments: { label: 'worker' } }] },
+      { text: ['Counted on Workers.'] },
+    );
+    const first = (await (
+      await call('/user_request', { body: { input: 'count', session_id: session.session_id } })
+    ).json()) as any;
+    expect(first).toMatchObject({ requires_approval: true, tool: { name: 'count', server: 'fault' } });
+    const done = await call('/approve', {
+      body: { request_id: first.request_id, approve: true, session_id: session.session_id },
+    });
+    const body = (await done.json()) as any;
+    expect(body.tool_calls[0].result).toBe('counted');
+    expect(body).toMatchObject({
+      message: 'Counted on Workers.',
+      tool_calls: [{ status: 'executed', is_error: false }],
+    });
+    expect(await counted()).toContain('worker');
+    const kv = await mf.getKVNamespace('SESSIONS');
+    const stored = await kv.get(`session:${session.session_id}`, 'text');
+    expect(stored).toContain('Counted on Workers.');
+    expect(stored).not.toContain(canaryApiKey);
+    expect(upstream.chatRequests().at(-1)?.headers.authorization).toBe(`Bearer ${canaryApiKey}`);
+  });
+
+  it('exactly once within a Worker instance: 20 racing approvals, one winner, one run', async () => {
+    const session = (await (await call('/start_session', { body: {} })).json()) as any;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'race' } }] }, { text: ['Once.'] });
+    const first = (await (
+      await call('/user_request', { body: { input: 'count', session_id: session.session_id } })
+    ).json()) as any;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        call('/approve', { body: { request_id: first.request_id, approve: true, session_id: session.session_id } }),
+      ),
+    );
+    const statuses = responses.map((response) => response.status).sort();
+    expect(statuses.filter((status) => status === 200)).toHaveLength(1);
+    expect(statuses.filter((status) => status === 409)).toHaveLength(19);
+    expect((await counted()).filter((line) => line === 'race')).toHaveLength(1);
+  });
+
+  it('SSE: the stream ends at approval_required (no waiting on Workers); /approve streams the continuation', async () => {
+    const session = (await (await call('/start_session', { body: {} })).json()) as any;
+    upstream.reply(
+      { text: ['Let me count.'], toolCalls: [{ name: 'count', arguments: { label: 'sse' } }] },
+      { text: ['Streamed ', 'on Workers.'] },
+    );
+    const response = await call('/user_request', {
+      body: { input: 'count', session_id: session.session_id, stream: true },
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const events = parseSse(await response.text());
+    expect(events.map((event) => event.event)).toEqual(['session', 'token', 'approval_required', 'done']);
+    expect(events.at(-1)?.data.requires_approval).toBe(true);
+    const request_id = events[2].data.request_id;
+    const continued = await call('/approve', {
+      body: { request_id, approve: true, session_id: session.session_id, stream: true },
+    });
+    const rest = parseSse(await continued.text());
+    expect(rest.map((event) => event.event)).toEqual(['session', 'tool_call', 'tool_result', 'token', 'token', 'done']);
+    expect(rest.at(-1)?.data.message).toBe('Streamed on Workers.');
+  });
+});
