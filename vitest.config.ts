@@ -1,10 +1,26 @@
+import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    setupFiles: ['test/setup.ts'],
     testTimeout: 20_000,
-    hookTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'node',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/workers/**'],
+          setupFiles: ['test/setup.ts'],
+        },
+      },
+      {
+        extends: true,
+        // Tests that run inside workerd, with the bindings of wrangler.toml.
+        plugins: [cloudflareTest({ main: './src/entry/worker.ts', wrangler: { configPath: './wrangler.toml' } })],
+        test: { name: 'workers', include: ['test/workers/**/*.test.ts'] },
+      },
+    ],
   },
 });
