@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWorker } from '../../scripts/worker-bundle.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type FaultHttpServer, startFaultHttpServer } from '../helpers/mcp-fault-server.js';
 import { parseSse } from '../helpers/sse.js';
-import { canaryApiKey, projectDirectory, temporaryDirectory } from '../helpers/test-app.js';
+import { canaryApiKey, temporaryDirectory } from '../helpers/test-app.js';
 
 // The Worker bundle, built by wrangler as `wrangler deploy` builds it, run in workerd by Miniflare
 // with a KV namespace for sessions, against the fake upstream's OpenAI route and an MCP server over
@@ -18,18 +17,6 @@ let fault: FaultHttpServer;
 let countFile: string;
 let bundle: string;
 let mf: Miniflare;
-
-export async function buildWorker(outdir: string): Promise<string> {
-  await promisify(execFile)(
-    join(projectDirectory, 'node_modules/.bin/wrangler'),
-    ['deploy', '--dry-run', '--outdir', outdir],
-    {
-      cwd: projectDirectory,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_HIDE_BANNER: 'true', CI: 'true' },
-    },
-  );
-  return join(outdir, 'worker.js');
-}
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
