@@ -70,6 +70,14 @@ const encoder = new TextEncoder();
 const defer: (task: () => void) => void =
   typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => queueMicrotask(task);
 
+/** An SSE response that follows `run` from its first event. */
+export function runAsStream(channels: TurnChannels, run: TurnRun): Response {
+  return eventStream(channels, run.sessionId, (subscriber) => {
+    channels.run(run, subscriber);
+    return 'following';
+  });
+}
+
 /** Runs a turn for a JSON request: resolves with the `done` data, rejects with the `error`. */
 export function collectRun(channels: TurnChannels, run: TurnRun, requestSignal?: AbortSignal): Promise<TurnResponse> {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@ import { errorBody } from '../../errors.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
 import { requestedSessionId } from '../session-id.js';
-import { collectRun, eventStream, wantsStream } from '../turn-output.js';
+import { collectRun, runAsStream, wantsStream } from '../turn-output.js';
 import { sseContent } from './user-request.js';
 
 const decisionSchema = z.object({
@@ -88,10 +88,7 @@ export function approveRoutes(app: OpenAPIHono, services: Services) {
       return accepted('stream');
     }
     if (wantsStream(c, body.stream, run.stream)) {
-      return eventStream(channels, run.sessionId, (subscriber) => {
-        channels.run(run, subscriber);
-        return 'following';
-      });
+      return runAsStream(channels, run);
     }
     return c.json(withRejected(await collectRun(channels, run, c.req.raw.signal)), 200);
   });

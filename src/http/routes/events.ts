@@ -3,7 +3,7 @@ import type { Services } from '../../app.js';
 import { parseEventId } from '../../chat/turn-channels.js';
 import { errorResponses } from '../openapi.js';
 import { requestedSessionId } from '../session-id.js';
-import { eventStream } from '../turn-output.js';
+import { eventStream, runAsStream } from '../turn-output.js';
 import { sseContent } from './user-request.js';
 
 const route = createRoute({
@@ -34,10 +34,7 @@ export function eventsRoutes(app: OpenAPIHono, services: Services) {
     if (lastEventId === undefined || after === undefined) {
       const run = await turnService.resume(sessionId);
       if (run) {
-        return eventStream(channels, sessionId, (subscriber) => {
-          channels.run(run, subscriber);
-          return 'following';
-        });
+        return runAsStream(channels, run);
       }
     }
     return eventStream(channels, sessionId, (subscriber) => channels.attach(sessionId, subscriber, after));

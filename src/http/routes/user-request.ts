@@ -6,7 +6,7 @@ import { AppError } from '../../errors.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { turnResponseSchema, userRequestBodySchema } from '../schemas.js';
 import { requestedSessionId } from '../session-id.js';
-import { collectRun, eventStream, wantsStream } from '../turn-output.js';
+import { collectRun, eventStream, runAsStream, wantsStream } from '../turn-output.js';
 
 /**
  * An event stream, documented with the one union of turn events: each SSE event's name is the
@@ -41,10 +41,7 @@ export function userRequestRoutes(app: OpenAPIHono, services: Services) {
     const body = c.req.valid('json');
     const run = await turnService.start(requestedSessionId(c, body.session_id), body.input);
     if (wantsStream(c, body.stream, run.stream)) {
-      return eventStream(channels, run.sessionId, (subscriber) => {
-        channels.run(run, subscriber);
-        return 'following';
-      });
+      return runAsStream(channels, run);
     }
     return c.json(await collectRun(channels, run, c.req.raw.signal), 200);
   });
@@ -86,9 +83,6 @@ export function userRequestRoutes(app: OpenAPIHono, services: Services) {
       );
     }
     const run = await turnService.start(sessionId, query.input);
-    return eventStream(channels, sessionId, (subscriber) => {
-      channels.run(run, subscriber);
-      return 'following';
-    });
+    return runAsStream(channels, run);
   });
 }
