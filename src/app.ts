@@ -7,6 +7,7 @@ import type { Config } from './config/schema.js';
 import { AppError } from './errors.js';
 import { errorResponse, jsonBodies, notFound, onError } from './http/errors.js';
 import { approveRoutes } from './http/routes/approve.js';
+import { chatPageRoutes } from './http/routes/chat-page.js';
 import { eventsRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -158,6 +159,7 @@ export function createApp(dependencies: AppDependencies) {
     ...(config.authToken ? { security: [{ bearer: [] }] } : {}),
   });
   app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'llm-chat-server API' }));
+  chatPageRoutes(app);
   return app;
 }
 

@@ -163,6 +163,16 @@ describe('routes', () => {
     }
   });
 
+  it('GET / serves the chat page: EventSource streaming with approve and deny buttons', async () => {
+    const { app } = await buildTestApp(upstream);
+    const response = await app.request('/');
+    expect(response.headers.get('content-type')).toContain('text/html');
+    const html = await response.text();
+    expect(html).toContain("new EventSource('/user_request?'");
+    expect(html).toContain("'approval_required'");
+    expect(html).toContain("fetch('/approve'");
+  });
+
   it('GET /docs serves interactive docs reading /openapi.json', async () => {
     const { app } = await buildTestApp(upstream);
     const response = await app.request('/docs');
