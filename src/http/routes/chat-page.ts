@@ -34,11 +34,14 @@ async function ensureToken() {
 }
 function ask(input) {
   line('> ' + input, 'user');
-  const answer = line('');
+  let answer = null;
   const query = new URLSearchParams({ input });
   if (token()) query.set('access_token', token());
   const events = new EventSource('/user_request?' + query);
-  events.addEventListener('token', (e) => { answer.textContent += JSON.parse(e.data).content; });
+  events.addEventListener('token', (e) => {
+    if (!answer || log.lastChild !== answer) answer = line('');
+    answer.textContent += JSON.parse(e.data).content;
+  });
   events.addEventListener('approval_required', (e) => {
     const { request_id, tool } = JSON.parse(e.data);
     const box = line('Run ' + tool.server + '/' + tool.name + ' ' + JSON.stringify(tool.arguments) + '? ', 'approval');
