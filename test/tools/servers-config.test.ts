@@ -182,3 +182,33 @@ describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
     }
   });
 });
+
+describe('a runtime that cannot start processes (Workers)', () => {
+  it('disables every stdio server with one warning naming them, and /health-style status says disabled', async () => {
+    const { createMcpToolProvider } = await import('../../src/tools/mcp-tool-provider.js');
+    const { createLogger } = await import('../../src/logger.js');
+    const lines: string[] = [];
+    const provider = createMcpToolProvider({
+      servers: parseServersConfig(
+        JSON.stringify({
+          mcpServers: {
+            files: { command: 'node', args: ['a.js'] },
+            git: { command: 'node', args: ['b.js'] },
+            remote: { url: 'http://127.0.0.1:9/mcp' },
+            off: { command: 'node', disabled: true },
+          },
+        }),
+        'servers.json',
+      ),
+      variables: {},
+      logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }),
+      version: 'test',
+    });
+    const warnings = lines.filter((line) => line.includes('WARN'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('"files", "git"');
+    expect(warnings[0]).toContain('stdio');
+    expect(provider.status()).toMatchObject({ files: 'disabled', git: 'disabled', off: 'disabled' });
+    expect(provider.status().remote).not.toBe('disabled');
+  });
+});
