@@ -212,6 +212,9 @@ export function createTurnChannels(options: TurnChannelsOptions) {
         channel = { sessionId, sequence, log: [], next: 0, attached: new Map(), state: 'running' };
         channels.set(sessionId, channel);
       }
+      // A continuation supersedes the `done` that ended the wait: a replay must not end there.
+      const held = channel.held;
+      if (held?.logged) channel.log = channel.log.filter((entry) => entry.index !== held.index);
       channel.state = 'running';
       channel.held = undefined;
       channel.controller = controller;

@@ -324,3 +324,20 @@ describe('review fixes: what a waiting stream and a slow store must still do', (
     expect((await late.json()).error.details).toMatchObject({ request_id: 'r2', decision: 'denied' });
   });
 });
+
+describe('replay across an approval wait that timed out', () => {
+  it('a resume from before the wait gets one done only: the continuation supersedes the timed-out one', async () => {
+    const { post, app } = await toolApp({ approvalTimeout: 100 });
+    upstream.reply({ text: ['First.'], toolCalls: [{ name: 'count', arguments: {} }] }, { text: ['Then.'] });
+    const first = parseSse(await (await post('/user_request', { input: 'count', stream: true })).text());
+    expect(first.at(-1)?.event).toBe('done');
+    const continued = openStream(await post('/approve', { request_id: 'r2', approve: true, stream: true }));
+    await continued.rest();
+    const tokenId = first.find((event) => event.event === 'token')?.id;
+    const replay = parseSse(
+      await (await app.request('/events', { headers: { 'last-event-id': tokenId ?? '' } })).text(),
+    );
+    expect(replay.filter((event) => event.event === 'done')).toHaveLength(1);
+    expect(replay.at(-1)?.data.message).toBe('Then.');
+  });
+});
