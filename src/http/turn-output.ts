@@ -102,7 +102,17 @@ export function collectRun(channels: TurnChannels, run: TurnRun, requestSignal?:
       },
     };
     channels.run(run, subscriber);
-    // A JSON client that leaves is not a stop: the turn runs on for the resume grace.
-    requestSignal?.addEventListener('abort', () => channels.detach(run.sessionId, subscriber), { once: true });
+    // A JSON client that leaves is not a stop: the turn runs on for the resume grace. Its request
+    // ends here (nobody reads the answer), so the handler does not wait for the turn.
+    requestSignal?.addEventListener(
+      'abort',
+      () => {
+        channels.detach(run.sessionId, subscriber);
+        if (settled) return;
+        settled = true;
+        reject(new AppError(499, 'client_closed_request', 'The client went away; the turn goes on for the resume grace.'));
+      },
+      { once: true },
+    );
   });
 }

@@ -341,3 +341,32 @@ describe('replay across an approval wait that timed out', () => {
     expect(replay.at(-1)?.data.message).toBe('Then.');
   });
 });
+
+describe('a JSON client that goes away', () => {
+  it('is not a stop: the turn runs on for the resume grace, then the upstream request is aborted', async () => {
+    const { app } = await buildTestApp(upstream, { resumeGrace: 300 });
+    upstream.reply({ text: Array.from({ length: 40 }, (_, index) => `t${index} `), delayMs: 50 });
+    const client = new AbortController();
+    const pending = Promise.resolve(
+      app.request(
+        new Request('http://localhost/user_request', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: 'long answer' }),
+          signal: client.signal,
+        }),
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const left = Date.now();
+    client.abort();
+    await pending;
+    await upstream.chatRequests().at(-1)?.closed;
+    const waited = Date.now() - left;
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(1300);
+    const state = await (await app.request('/session_state')).json();
+    expect(state.messages.at(-1).role).toBe('assistant');
+    expect(state.messages.at(-1).content).toMatch(/^t0 t1 /);
+  });
+});
