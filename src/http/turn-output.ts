@@ -110,7 +110,9 @@ export function collectRun(channels: TurnChannels, run: TurnRun, requestSignal?:
         channels.detach(run.sessionId, subscriber);
         if (settled) return;
         settled = true;
-        reject(new AppError(499, 'client_closed_request', 'The client went away; the turn goes on for the resume grace.'));
+        reject(
+          new AppError(499, 'client_closed_request', 'The client went away; the turn goes on for the resume grace.'),
+        );
       },
       { once: true },
     );

@@ -3,6 +3,8 @@ import type { SessionStore } from './session-store.js';
 
 export interface MemoryStoreOptions {
   now?: () => number;
+  /** Most sessions kept; saving one more drops the one saved longest ago (default 10,000). */
+  maxSessions?: number;
 }
 
 /**
@@ -27,6 +29,7 @@ function copy(record: SessionRecord): SessionRecord {
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
   const now = options.now ?? Date.now;
+  const maxSessions = options.maxSessions ?? 10_000;
   const records = new Map<string, { record: SessionRecord; expiresAt: number }>();
   let defaultSessionId: string | undefined;
   let writes = 0;
@@ -48,6 +51,8 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     },
     async put(record, { ttlMilliseconds }) {
       records.delete(record.id);
+      // A Map keeps insertion order: the first key is the session saved longest ago.
+      if (records.size >= maxSessions) records.delete(records.keys().next().value as string);
       records.set(record.id, { record: copy(record), expiresAt: now() + ttlMilliseconds });
       writes += 1;
       if (writes % 1000 === 0) sweep();
