@@ -6,13 +6,14 @@ import {
   openCalls,
   settleOpenCalls,
 } from '../approvals/tool-calls.js';
-import { AppError, errorBody, toAppError } from '../errors.js';
+import { errorBody, toAppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolCall } from '../llm/chat-model.js';
 import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
 import type { ToolInfo, ToolProvider } from '../tools/tool-provider.js';
 import { truncateResult } from '../tools/tool-result-text.js';
 import { fitContextWindow } from './context-window.js';
-import type { TurnEvent, TurnResponse } from './turn-events.js';
+import type { TurnEvent } from './turn-events.js';
+import { toolResultEvent, turnResponse } from './turn-response.js';
 
 export interface TurnSettings extends ApprovalSettings {
   maxToolRounds: number;
@@ -243,61 +244,4 @@ async function* runTool(
   }
   await dependencies.persist(session);
   yield toolResultEvent(call);
-}
-
-function toolResultEvent(call: ToolCallState): TurnEvent {
-  return {
-    event: 'tool_result',
-    data: {
-      request_id: call.request_id,
-      tool: { name: call.name, server: call.server },
-      content: call.result ?? '',
-      is_error: call.is_error ?? false,
-    },
-  };
-}
-
-const publicStatus = {
-  pending: 'pending',
-  approved: 'pending',
-  running: 'pending',
-  executed: 'executed',
-  failed: 'executed',
-  denied: 'denied',
-  expired: 'denied',
-} as const;
-
-/** The JSON response (and `done` data) for the turn as it stands. */
-export function turnResponse(session: SessionRecord, turn: TurnState, message: string): TurnResponse {
-  const pending = turn.tool_calls.find((call) => call.status === 'pending' && !call.closed);
-  return {
-    request_id: pending?.request_id ?? turn.request_id,
-    requires_approval: pending !== undefined,
-    tool: pending ? { name: pending.name, arguments: pending.arguments, server: pending.server } : null,
-    message,
-    model: session.model,
-    role: 'assistant',
-    session_id: session.id,
-    tool_calls: turn.tool_calls.map((call) => ({
-      request_id: call.request_id,
-      name: call.name,
-      arguments: call.arguments,
-      server: call.server,
-      status: publicStatus[call.status],
-      ...(call.result !== undefined ? { result: call.result, is_error: call.is_error ?? false } : {}),
-    })),
-    usage: { ...turn.usage },
-  };
-}
-
-/** Drains a turn for JSON mode: the `done` data, or the AppError of its `error` event. */
-export async function collectTurn(events: AsyncIterable<TurnEvent>): Promise<TurnResponse> {
-  for await (const event of events) {
-    if (event.event === 'done') return event.data;
-    if (event.event === 'error') {
-      const { code, message, details } = event.data.error;
-      throw new AppError(event.status, code, message, details);
-    }
-  }
-  throw new AppError(500, 'internal_error', 'The turn ended without a result.');
 }

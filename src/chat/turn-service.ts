@@ -12,9 +12,10 @@ import type { ChatModel } from '../llm/chat-model.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
-import { advanceTurn, runTurn, type TurnDependencies, type TurnSettings, turnResponse } from './run-turn.js';
+import { advanceTurn, runTurn, type TurnDependencies, type TurnSettings } from './run-turn.js';
 import type { TurnEvent, TurnResponse } from './turn-events.js';
 import type { TurnRegistry } from './turn-registry.js';
+import { turnResponse } from './turn-response.js';
 
 export interface TurnServiceOptions {
   sessions: SessionService;

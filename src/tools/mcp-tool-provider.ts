@@ -11,6 +11,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from '../logger.js';
+import { deliverResponsesAfterNotifications, fileUri, listAllTools } from './mcp-protocol.js';
 import { configuredRule, isOffered, resolveServer, type ServerConfig, type ServersConfig } from './servers-config.js';
 import type { ServerStatus, ToolInfo, ToolProvider } from './tool-provider.js';
 import { toolResultText } from './tool-result-text.js';
@@ -59,33 +60,6 @@ const sleep = (milliseconds: number) => new Promise<void>((resolve) => setTimeou
 
 /** Working directories with a live connection per server; the least recently used idle one goes. */
 const maxDirectories = 16;
-
-/**
- * The SDK handles a notification one microtask late but a response at once, and forgets a call's
- * progress handler with its response: progress sent just before a result is lost. Handing each
- * response to the SDK a task later keeps the server's order.
- */
-function deliverResponsesAfterNotifications(transport: Transport) {
-  const deliver = transport.onmessage;
-  if (!deliver) return;
-  transport.onmessage = (message, extra) => {
-    if ('id' in message && ('result' in message || 'error' in message)) setTimeout(() => deliver(message, extra), 0);
-    else deliver(message, extra);
-  };
-}
-
-async function listAllTools(client: Client): Promise<Tool[]> {
-  const tools: Tool[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.listTools(cursor ? { cursor } : undefined);
-    tools.push(...page.tools);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return tools;
-}
-
-const fileUri = (directory: string) => `file://${directory.split('/').map(encodeURIComponent).join('/')}`;
 
 /** Tools of the MCP servers in servers.json, one client connection per server and working directory. */
 export function createMcpToolProvider(options: McpToolProviderOptions): ToolProvider {

@@ -1,0 +1,48 @@
+import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
+import type { TurnEvent, TurnResponse } from './turn-events.js';
+
+/** The `tool_result` event of a call that has its result. */
+export function toolResultEvent(call: ToolCallState): TurnEvent {
+  return {
+    event: 'tool_result',
+    data: {
+      request_id: call.request_id,
+      tool: { name: call.name, server: call.server },
+      content: call.result ?? '',
+      is_error: call.is_error ?? false,
+    },
+  };
+}
+
+const publicStatus = {
+  pending: 'pending',
+  approved: 'pending',
+  running: 'pending',
+  executed: 'executed',
+  failed: 'executed',
+  denied: 'denied',
+  expired: 'denied',
+} as const;
+
+/** The JSON response (and `done` data) for the turn as it stands. */
+export function turnResponse(session: SessionRecord, turn: TurnState, message: string): TurnResponse {
+  const pending = turn.tool_calls.find((call) => call.status === 'pending' && !call.closed);
+  return {
+    request_id: pending?.request_id ?? turn.request_id,
+    requires_approval: pending !== undefined,
+    tool: pending ? { name: pending.name, arguments: pending.arguments, server: pending.server } : null,
+    message,
+    model: session.model,
+    role: 'assistant',
+    session_id: session.id,
+    tool_calls: turn.tool_calls.map((call) => ({
+      request_id: call.request_id,
+      name: call.name,
+      arguments: call.arguments,
+      server: call.server,
+      status: publicStatus[call.status],
+      ...(call.result !== undefined ? { result: call.result, is_error: call.is_error ?? false } : {}),
+    })),
+    usage: { ...turn.usage },
+  };
+}

@@ -1,0 +1,32 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+
+/**
+ * The SDK handles a notification one microtask late but a response at once, and forgets a call's
+ * progress handler with its response: progress sent just before a result is lost. Handing each
+ * response to the SDK a task later keeps the server's order.
+ */
+export function deliverResponsesAfterNotifications(transport: Transport) {
+  const deliver = transport.onmessage;
+  if (!deliver) return;
+  transport.onmessage = (message, extra) => {
+    if ('id' in message && ('result' in message || 'error' in message)) setTimeout(() => deliver(message, extra), 0);
+    else deliver(message, extra);
+  };
+}
+
+/** Every tool of the server, across pages. */
+export async function listAllTools(client: Client): Promise<Tool[]> {
+  const tools: Tool[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : undefined);
+    tools.push(...page.tools);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tools;
+}
+
+/** A POSIX path as a file: URI, each segment encoded. */
+export const fileUri = (directory: string) => `file://${directory.split('/').map(encodeURIComponent).join('/')}`;
