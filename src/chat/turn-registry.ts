@@ -6,6 +6,7 @@ import { AppError } from '../errors.js';
  */
 export function createTurnRegistry() {
   const running = new Map<string, AbortController>();
+  const waiters = new Map<string, Array<() => void>>();
   return {
     /** Claims the session for a new turn; 409 `turn_in_progress` if one runs. */
     begin(sessionId: string): AbortController {
@@ -17,7 +18,22 @@ export function createTurnRegistry() {
       return controller;
     },
     end(sessionId: string, controller: AbortController) {
-      if (running.get(sessionId) === controller) running.delete(sessionId);
+      if (running.get(sessionId) !== controller) return;
+      running.delete(sessionId);
+      for (const wake of waiters.get(sessionId) ?? []) wake();
+      waiters.delete(sessionId);
+    },
+    /** Resolves once no turn of the session runs, or after `timeout` milliseconds. */
+    idle(sessionId: string, timeout: number): Promise<void> {
+      if (!running.has(sessionId)) return Promise.resolve();
+      return new Promise((resolve) => {
+        const timer = setTimeout(resolve, timeout);
+        const wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        waiters.set(sessionId, [...(waiters.get(sessionId) ?? []), wake]);
+      });
     },
     /** The running turn's controller: aborting it stops the turn. */
     controller(sessionId: string): AbortController | undefined {

@@ -131,7 +131,19 @@ export function createTurnService(options: TurnServiceOptions) {
     ): Promise<DecisionOutcome & { rejected: Array<{ request_id: string; error: AppError }> }> {
       const { id } = await sessions.resolve(requestedId);
       return sessions.locked(id, async () => {
-        const session = await sessions.load(id);
+        let session = await sessions.load(id);
+        // A decision that comes the instant approval_required went out may find the run that asked
+        // still handing the session back: wait for that (briefly) rather than refuse.
+        const targetsPending = (record: SessionRecord) =>
+          decisions.some((decision) =>
+            record.turn?.tool_calls.some(
+              (call) => call.request_id === decision.request_id && call.status === 'pending',
+            ),
+          );
+        if (turns.isRunning(id) && targetsPending(session)) {
+          await turns.idle(id, 2000);
+          session = await sessions.load(id);
+        }
         let changed = expireCalls(session.turn, options.now());
         const rejected: Array<{ request_id: string; error: AppError }> = [];
         for (const decision of decisions) {
@@ -162,7 +174,7 @@ export function createTurnService(options: TurnServiceOptions) {
               }),
             });
           } else if (turns.isRunning(id)) {
-            // The run that asked has not yet handed the session back; nothing is changed.
+            // Still not handed back after the wait; nothing is changed.
             throw new AppError(409, 'turn_in_progress', 'The turn is still running; decide once it waits for you.');
           } else {
             applyDecision(session, call, decision);
