@@ -152,3 +152,109 @@ describe('the Worker on the local Workers runtime', () => {
     expect(rest.at(-1)?.data.message).toBe('Streamed on Workers.');
   });
 });
+
+describe('the Worker with session hubs (Durable Objects) on the local Workers runtime', () => {
+  let hubs: Miniflare;
+
+  beforeAll(async () => {
+    hubs = new Miniflare({
+      modules: true,
+      scriptPath: bundle,
+      modulesRoot: join(bundle, '..'),
+      compatibilityDate: '2026-04-01',
+      compatibilityFlags: ['nodejs_compat'],
+      kvNamespaces: ['SESSIONS'],
+      durableObjects: { SESSION_HUB: 'SessionHub' },
+      bindings: {
+        LLM_PROVIDER: 'openai',
+        LLM_MODEL: 'gpt-4o-mini',
+        OPENAI_BASE_URL: upstream.openaiUrl,
+        AUTH_TOKEN: token,
+        MCP_SERVERS: JSON.stringify({ mcpServers: { fault: { url: fault.url } } }),
+      },
+    });
+    await hubs.ready;
+  }, 60_000);
+  afterAll(() => hubs?.dispose());
+
+  const hubCall = (path: string, body?: unknown) =>
+    hubs.dispatchFetch(`http://localhost${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'accept-encoding': 'identity',
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  it('with no session ever started, a request that names none creates the default session in a hub', async () => {
+    upstream.reply({ text: ['Fresh default.'] });
+    const first = (await (await hubCall('/user_request', { input: 'hello' })).json()) as any;
+    expect(first.message).toBe('Fresh default.');
+    const state = (await (await hubCall(`/session_state?session_id=${first.session_id}`)).json()) as any;
+    expect(state.messages.at(-1).content).toBe('Fresh default.');
+  });
+
+  it('an open stream waits on the approval; /approve from another request continues it', async () => {
+    const session = (await (await hubCall('/start_session', {})).json()) as any;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'hub' } }] }, { text: ['Counted in the hub.'] });
+    const response = await hubCall('/user_request', { input: 'count', session_id: session.session_id, stream: true });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    while (!text.includes('event: approval_required')) text += decoder.decode((await reader.read()).value);
+    const request_id = parseSse(text).find((event) => event.event === 'approval_required')?.data.request_id;
+    const decision = await hubCall('/approve', { request_id, approve: true, session_id: session.session_id });
+    expect(decision.status).toBe(202);
+    expect(await decision.json()).toMatchObject({ delivered: 'stream' });
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    const events = parseSse(text);
+    expect(events.map((event) => event.event)).toEqual([
+      'session',
+      'approval_required',
+      'tool_call',
+      'tool_result',
+      'token',
+      'done',
+    ]);
+    expect(events.at(-1)?.data.message).toBe('Counted in the hub.');
+  });
+
+  it('exactly once across requests: 20 racing approvals, one winner, one run', async () => {
+    const session = (await (await hubCall('/start_session', {})).json()) as any;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'hub-race' } }] }, { text: ['Once.'] });
+    const first = (await (
+      await hubCall('/user_request', { input: 'count', session_id: session.session_id })
+    ).json()) as any;
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        hubCall('/approve', { request_id: first.request_id, approve: true, session_id: session.session_id }),
+      ),
+    );
+    expect(responses.filter((response) => response.status === 200)).toHaveLength(1);
+    expect(responses.filter((response) => response.status === 409)).toHaveLength(19);
+    expect((await counted()).filter((line) => line === 'hub-race')).toHaveLength(1);
+  });
+
+  it('requests that name no session reach the most recently started one, in its hub', async () => {
+    const started = (await (await hubCall('/start_session', {})).json()) as any;
+    upstream.reply({ text: ['Default here.'] }, { text: ['Still here.'] });
+    const first = (await (await hubCall('/user_request', { input: 'hi' })).json()) as any;
+    expect(first).toMatchObject({ message: 'Default here.', session_id: started.session_id });
+    const second = (await (await hubCall('/user_request', { input: 'again' })).json()) as any;
+    expect(second.session_id).toBe(started.session_id);
+    const state = (await (await hubCall('/session_state')).json()) as any;
+    expect(state.session_id).toBe(started.session_id);
+    expect(state.messages.map((message: { content: string }) => message.content).slice(1)).toEqual([
+      'hi',
+      'Default here.',
+      'again',
+      'Still here.',
+    ]);
+  });
+});
