@@ -1,5 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { createKvStore } from '../../src/store/kv-store.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { createTieredStore } from '../../src/store/tiered-store.js';
 import { sessionStoreContract } from '../store/session-store-contract.js';
 
 // Runs inside workerd (the workers pool), against the real KV binding of wrangler.toml.
@@ -10,6 +12,22 @@ sessionStoreContract('Workers KV, in workerd', async () => {
   namespaces += 1;
   return {
     store: createKvStore({ namespace: env.SESSIONS, prefix: `contract-${namespaces}:`, now: () => time }),
+    advance: async (milliseconds) => {
+      time += milliseconds;
+    },
+  };
+});
+
+// What a session hub (Durable Object) uses: memory in front of KV.
+sessionStoreContract('memory in front of Workers KV, in workerd', async () => {
+  let time = 1_000_000;
+  namespaces += 1;
+  const now = () => time;
+  return {
+    store: createTieredStore(
+      createMemoryStore({ now }),
+      createKvStore({ namespace: env.SESSIONS, prefix: `tiered-${namespaces}:`, now }),
+    ),
     advance: async (milliseconds) => {
       time += milliseconds;
     },
