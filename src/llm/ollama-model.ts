@@ -11,8 +11,6 @@ import {
 
 export interface OllamaModelOptions {
   baseUrl: string;
-  /** Sent as a bearer token when set (Ollama behind an authenticating proxy, or Ollama's cloud). */
-  apiKey?: string;
   /** No byte for this long ends the call with 504. */
   timeoutMilliseconds: number;
 }
@@ -24,7 +22,6 @@ interface OllamaToolCall {
 
 /** Ollama's native `/api/chat`, always streamed (NDJSON). */
 export function createOllamaModel(options: OllamaModelOptions): ChatModel {
-  const headers = options.apiKey ? { Authorization: `Bearer ${options.apiKey}` } : undefined;
   return {
     provider: 'ollama',
     async *stream(request, signal) {
@@ -32,7 +29,6 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
       // ollama-js takes no per-request signal, so each call gets a client whose fetch carries ours.
       const client = new Ollama({
         host: options.baseUrl,
-        headers,
         fetch: (input, init) =>
           fetch(input, {
             ...init,
@@ -76,14 +72,14 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
         // ollama-js does not export ResponseError; its name is the documented way to recognise it.
         if (error instanceof Error && error.name === 'ResponseError') {
           const status = (error as Error & { status_code?: number }).status_code;
-          throw upstreamError('ollama', status, summarise(error.message, [options.apiKey]));
+          throw upstreamError('ollama', status, summarise(error.message, []));
         }
         if (error instanceof TypeError) {
           if (received) throw upstreamError('ollama', undefined, 'the connection broke mid-answer');
           throw upstreamUnavailable('ollama', options.baseUrl);
         }
         const message = error instanceof Error ? error.message : String(error);
-        throw upstreamError('ollama', undefined, summarise(message, [options.apiKey]));
+        throw upstreamError('ollama', undefined, summarise(message, []));
       } finally {
         watchdog.dispose();
       }

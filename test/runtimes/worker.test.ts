@@ -18,32 +18,40 @@ let countFile: string;
 let bundle: string;
 let mf: Miniflare;
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  const directory = await temporaryDirectory();
-  countFile = join(directory, 'count.txt');
-  fault = await startFaultHttpServer({ countFile });
-  bundle = await buildWorker(join(directory, 'worker'));
-  mf = new Miniflare({
+/** The bundle in workerd with a KV namespace and the settings every test shares, plus `bindings`. */
+function startWorker(bindings: Record<string, string>, extra: { durableObjects?: Record<string, string> } = {}) {
+  return new Miniflare({
     modules: true,
     scriptPath: bundle,
     modulesRoot: join(bundle, '..'),
     compatibilityDate: '2026-04-01',
     compatibilityFlags: ['nodejs_compat'],
     kvNamespaces: ['SESSIONS'],
+    ...extra,
     bindings: {
       LLM_PROVIDER: 'openai',
       LLM_MODEL: 'gpt-4o-mini',
       OPENAI_BASE_URL: upstream.openaiUrl,
-      LLM_API_KEY: canaryApiKey,
       AUTH_TOKEN: token,
-      MCP_SERVERS: JSON.stringify({
-        mcpServers: {
-          fault: { url: fault.url },
-          local: { command: 'node', args: ['server.js'] },
-        },
-      }),
+      ...bindings,
     },
+  });
+}
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+  const directory = await temporaryDirectory();
+  countFile = join(directory, 'count.txt');
+  fault = await startFaultHttpServer({ countFile });
+  bundle = await buildWorker(join(directory, 'worker'));
+  mf = startWorker({
+    LLM_API_KEY: canaryApiKey,
+    MCP_SERVERS: JSON.stringify({
+      mcpServers: {
+        fault: { url: fault.url },
+        local: { command: 'node', args: ['server.js'] },
+      },
+    }),
   });
   await mf.ready;
 }, 60_000);
@@ -54,8 +62,9 @@ afterAll(async () => {
   await upstream?.close();
 });
 
-const call = (path: string, init: { method?: string; body?: unknown; auth?: boolean } = {}) =>
-  mf.dispatchFetch(`http://localhost${path}`, {
+/** A request to `worker` (the KV-only one unless given), with the token unless `auth: false`. */
+const call = (path: string, init: { method?: string; body?: unknown; auth?: boolean; worker?: Miniflare } = {}) =>
+  (init.worker ?? mf).dispatchFetch(`http://localhost${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: {
       ...(init.auth === false ? {} : { authorization: `Bearer ${token}` }),
@@ -157,36 +166,15 @@ describe('the Worker with session hubs (Durable Objects) on the local Workers ru
   let hubs: Miniflare;
 
   beforeAll(async () => {
-    hubs = new Miniflare({
-      modules: true,
-      scriptPath: bundle,
-      modulesRoot: join(bundle, '..'),
-      compatibilityDate: '2026-04-01',
-      compatibilityFlags: ['nodejs_compat'],
-      kvNamespaces: ['SESSIONS'],
-      durableObjects: { SESSION_HUB: 'SessionHub' },
-      bindings: {
-        LLM_PROVIDER: 'openai',
-        LLM_MODEL: 'gpt-4o-mini',
-        OPENAI_BASE_URL: upstream.openaiUrl,
-        AUTH_TOKEN: token,
-        MCP_SERVERS: JSON.stringify({ mcpServers: { fault: { url: fault.url } } }),
-      },
-    });
+    hubs = startWorker(
+      { MCP_SERVERS: JSON.stringify({ mcpServers: { fault: { url: fault.url } } }) },
+      { durableObjects: { SESSION_HUB: 'SessionHub' } },
+    );
     await hubs.ready;
   }, 60_000);
   afterAll(() => hubs?.dispose());
 
-  const hubCall = (path: string, body?: unknown) =>
-    hubs.dispatchFetch(`http://localhost${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'accept-encoding': 'identity',
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
+  const hubCall = (path: string, body?: unknown) => call(path, { body, worker: hubs });
 
   it('with no session ever started, a request that names none creates the default session in a hub', async () => {
     upstream.reply({ text: ['Fresh default.'] });
