@@ -1,4 +1,5 @@
-import { encodeEvent } from '../http/sse.js';
+import type { Clock } from '../clock.js';
+import { eventFrame } from './event-frame.js';
 import type { TurnEvent } from './turn-events.js';
 import type { TurnRun } from './turn-service.js';
 
@@ -48,7 +49,7 @@ export interface TurnChannelsOptions {
   resumeGrace: number;
   /** The longest silence on a stream before a `: ping` comment. */
   keepAlive: number;
-  now: () => number;
+  clock: Clock;
 }
 
 export type AttachResult = 'following' | 'replayed' | 'nothing';
@@ -69,13 +70,11 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       ...[options.approvalTimeout, options.resumeGrace].filter((value) => value > 0).map((value) => value / 4),
     ),
   );
-  let clock = options.now();
-  let ticker: ReturnType<typeof setInterval> | undefined;
+  let clock = options.clock.now();
+  let stopTicker: (() => void) | undefined;
 
   const ensureTicker = () => {
-    if (ticker) return;
-    ticker = setInterval(onTick, tick);
-    (ticker as { unref?: () => void }).unref?.();
+    stopTicker ??= options.clock.every(tick, onTick);
   };
 
   const detachAll = (channel: Channel) => {
@@ -96,7 +95,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
   const append = (channel: Channel, event: TurnEvent) => {
     const index = channel.next;
     channel.next += 1;
-    const frame = encodeEvent(event, `${channel.sequence}.${index}`);
+    const frame = eventFrame(event, `${channel.sequence}.${index}`);
     channel.log.push({ index, event, frame });
     return frame;
   };
@@ -122,7 +121,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     const index = channel.next;
     channel.next += 1;
     channel.state = 'waiting';
-    channel.held = { event: done, index, frame: encodeEvent(done, `${channel.sequence}.${index}`), logged: false };
+    channel.held = { event: done, index, frame: eventFrame(done, `${channel.sequence}.${index}`), logged: false };
     channel.controller = undefined;
     for (const [subscriber, entry] of [...channel.attached]) {
       if (!subscriber.waitsForApproval || options.approvalTimeout === 0) release(channel, subscriber);
@@ -134,27 +133,36 @@ export function createTurnChannels(options: TurnChannelsOptions) {
   const waitingLive = (channel: Channel) =>
     channel.state === 'waiting' && channel.held !== undefined && !channel.held.logged;
 
+  const end = (channel: Channel, last: TurnEvent) => {
+    const frame = append(channel, last);
+    emit(channel, last, frame);
+    channel.state = 'finished';
+    channel.finishedAt = clock;
+    channel.controller = undefined;
+    detachAll(channel);
+  };
+
   async function pump(channel: Channel, run: TurnRun) {
-    for await (const event of run.events) {
+    let last: TurnEvent | undefined;
+    try {
+      for await (const event of run.events) {
+        if (event.event === 'done' || event.event === 'error') {
+          last = event;
+          break;
+        }
+        emit(channel, event, append(channel, event));
+      }
+    } finally {
       // The session is free again before anyone hears that the run ended (its state is saved).
-      if (event.event === 'done' || event.event === 'error') run.finish();
-      if (event.event === 'done' && event.data.requires_approval) {
-        pause(channel, event);
-        continue;
-      }
-      const frame = append(channel, event);
-      emit(channel, event, frame);
-      if (event.event === 'done' || event.event === 'error') {
-        channel.state = 'finished';
-        channel.finishedAt = clock;
-        channel.controller = undefined;
-        detachAll(channel);
-      }
+      run.finish();
     }
+    if (last?.event === 'done' && last.data.requires_approval) pause(channel, last);
+    else if (last) end(channel, last);
+    else detachAll(channel);
   }
 
   function onTick() {
-    clock = options.now();
+    clock = options.clock.now();
     for (const [sessionId, channel] of channels) {
       for (const [subscriber, entry] of channel.attached) {
         if (entry.deadline !== undefined && clock >= entry.deadline) {
@@ -184,10 +192,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
         if (clock - channel.finishedAt > Math.max(options.resumeGrace * 2, 60_000)) channels.delete(sessionId);
       }
     }
-    if (channels.size === 0 && ticker) {
-      clearInterval(ticker);
-      ticker = undefined;
-    }
+    if (channels.size === 0) close();
   }
 
   const attachEntry = (channel: Channel, subscriber: Subscriber, started: boolean) => {
@@ -223,9 +228,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       if (first) attachEntry(channel, first, false);
       ensureTicker();
       const running = channel;
-      pump(running, run)
-        .catch(() => detachAll(running))
-        .finally(() => run.finish());
+      pump(running, run).catch(() => detachAll(running));
     },
 
     /** Whether a stream of the session waits on the approvals of its current step. */
@@ -260,7 +263,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     detach(sessionId: string, subscriber: Subscriber) {
       const channel = channels.get(sessionId);
       if (!channel?.attached.delete(subscriber) || channel.attached.size > 0 || channel.state !== 'running') return;
-      channel.orphanedAt = options.now();
+      channel.orphanedAt = options.clock.now();
       // No grace (a runtime whose turns cannot outlive their request): stop at once.
       if (options.resumeGrace === 0) channel.controller?.abort(new Error('the client went away'));
     },
@@ -270,25 +273,17 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       const channel = channels.get(sessionId);
       if (channel?.state !== 'waiting') return;
       channel.held = undefined;
-      const frame = append(channel, done);
-      emit(channel, done, frame);
-      channel.state = 'finished';
-      channel.finishedAt = clock;
-      detachAll(channel);
+      end(channel, done);
     },
 
     /** Stops the ticker; for tests and shutdown. */
-    close() {
-      if (ticker) clearInterval(ticker);
-      ticker = undefined;
-    },
+    close,
   };
+
+  function close() {
+    stopTicker?.();
+    stopTicker = undefined;
+  }
 }
 
 export type TurnChannels = ReturnType<typeof createTurnChannels>;
-
-/** Parses an event id `sequence.index`; undefined for anything else. */
-export function parseEventId(id: string | undefined): { sequence: number; index: number } | undefined {
-  const match = id ? /^(\d+)\.(\d+)$/.exec(id.trim()) : null;
-  return match ? { sequence: Number(match[1]), index: Number(match[2]) } : undefined;
-}

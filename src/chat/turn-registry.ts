@@ -1,18 +1,24 @@
+import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 
 /**
  * The turns running in this process, one per session at most. Holds each turn's AbortController
  * so that a later stop can reach it.
  */
-export function createTurnRegistry() {
+export function createTurnRegistry(clock: Clock) {
   const running = new Map<string, AbortController>();
   const waiters = new Map<string, Array<() => void>>();
+  const assertIdle = (sessionId: string) => {
+    if (running.has(sessionId)) {
+      throw new AppError(409, 'turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
+    }
+  };
   return {
+    /** 409 `turn_in_progress` when a turn of the session runs. */
+    assertIdle,
     /** Claims the session for a new turn; 409 `turn_in_progress` if one runs. */
     begin(sessionId: string): AbortController {
-      if (running.has(sessionId)) {
-        throw new AppError(409, 'turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
-      }
+      assertIdle(sessionId);
       const controller = new AbortController();
       running.set(sessionId, controller);
       return controller;
@@ -27,9 +33,9 @@ export function createTurnRegistry() {
     idle(sessionId: string, timeout: number): Promise<void> {
       if (!running.has(sessionId)) return Promise.resolve();
       return new Promise((resolve) => {
-        const timer = setTimeout(resolve, timeout);
+        const cancel = clock.after(timeout, resolve);
         const wake = () => {
-          clearTimeout(timer);
+          cancel();
           resolve();
         };
         waiters.set(sessionId, [...(waiters.get(sessionId) ?? []), wake]);

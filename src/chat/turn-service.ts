@@ -7,9 +7,11 @@ import {
   pendingCalls,
   settleOpenCalls,
 } from '../approvals/tool-calls.js';
+import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { ChatModel } from '../llm/chat-model.js';
-import type { SessionRecord } from '../sessions/session-record.js';
+import type { Provider } from '../llm/provider.js';
+import type { SessionRecord, ToolCallState } from '../sessions/session-record.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import { advanceTurn, runTurn, type TurnDependencies, type TurnSettings } from './run-turn.js';
@@ -20,11 +22,11 @@ import { turnResponse } from './turn-response.js';
 export interface TurnServiceOptions {
   sessions: SessionService;
   turns: TurnRegistry;
-  models: (provider: 'ollama' | 'openai') => ChatModel;
+  models: (provider: Provider) => ChatModel;
   tools: ToolProvider;
   settings: TurnSettings;
   newRequestId: () => string;
-  now: () => number;
+  clock: Clock;
 }
 
 const deniedStatuses = new Set(['denied', 'expired']);
@@ -48,21 +50,28 @@ export interface TurnRun {
   finish(): void;
 }
 
+/** A decision that did not apply, and why. */
+export interface RejectedDecision {
+  request_id: string;
+  error: AppError;
+}
+
 export type DecisionOutcome =
   /** Calls of the step still wait: the response names the next one. */
-  | { kind: 'waiting'; response: TurnResponse }
-  /** The step is decided and the turn goes on in `run`. */
-  | { kind: 'continued'; run: TurnRun }
+  | { kind: 'waiting'; response: TurnResponse; rejected: RejectedDecision[] }
+  /** The step is decided and the turn goes on in `run`; `toWaitingStream` when a stream waits for it. */
+  | { kind: 'continued'; run: TurnRun; toWaitingStream: boolean; rejected: RejectedDecision[] }
   /** The step is decided; the turn goes on when asked (`resume`). */
-  | { kind: 'deferred' };
+  | { kind: 'deferred'; rejected: RejectedDecision[] };
 
 /**
- * Starting turns, deciding tool calls and stopping turns, each decided under the session's lock
- * so that every transition has exactly one winner. A started run's events must be consumed to the
- * end and then `finish()` called: that is what releases the session for the next turn.
+ * The transitions of a session's turn (start, decide, resume, stop), each under the session's
+ * lock so that every one has exactly one winner. Ids are resolved by the caller; a missing session
+ * is 404 `unknown_session`. A started run's events must be consumed to the end and then `finish()`
+ * called: that is what releases the session for the next turn.
  */
 export function createTurnService(options: TurnServiceOptions) {
-  const { sessions, turns } = options;
+  const { sessions, turns, clock } = options;
 
   const dependencies = (session: SessionRecord, controller: AbortController): TurnDependencies => ({
     model: options.models(session.provider),
@@ -70,7 +79,7 @@ export function createTurnService(options: TurnServiceOptions) {
     settings: options.settings,
     persist: sessions.save,
     newRequestId: options.newRequestId,
-    now: options.now,
+    now: clock.now,
     signal: controller.signal,
   });
 
@@ -91,16 +100,31 @@ export function createTurnService(options: TurnServiceOptions) {
     };
   };
 
+  /** The pending call a decision on `requestId` applies to, or why it cannot apply. */
+  const target = (session: SessionRecord, requestId: string): { call: ToolCallState } | { error: AppError } => {
+    const call = session.turn?.tool_calls.find((candidate) => candidate.request_id === requestId);
+    const status = call?.status ?? session.recent_calls.find((past) => past.request_id === requestId)?.status;
+    if (status === undefined) {
+      return { error: new AppError(404, 'unknown_request', `No tool call ${requestId} in this session.`) };
+    }
+    if (status === 'expired') {
+      return { error: new AppError(410, 'approval_expired', `The approval of ${requestId} expired (--approval-ttl).`) };
+    }
+    if (!call || status !== 'pending') {
+      const decision = deniedStatuses.has(status) ? 'denied' : 'approved';
+      const message = `The tool call ${requestId} was already decided.`;
+      return { error: new AppError(409, 'already_decided', message, { request_id: requestId, decision, status }) };
+    }
+    return { call };
+  };
+
   return {
     /** A new turn with the user's input: 409 while a turn runs or approvals are pending. */
-    async start(requestedId: string | undefined, input: string): Promise<TurnRun> {
-      const { id } = await sessions.resolve(requestedId);
+    start(id: string, input: string): Promise<TurnRun> {
       return sessions.locked(id, async () => {
         const session = await sessions.load(id);
-        if (turns.isRunning(id)) {
-          throw new AppError(409, 'turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
-        }
-        const expired = expireCalls(session.turn, options.now());
+        turns.assertIdle(id);
+        const expired = expireCalls(session.turn, clock.now());
         const pending = pendingCalls(session.turn);
         if (pending.length > 0) {
           if (expired) await sessions.save(session);
@@ -122,64 +146,38 @@ export function createTurnService(options: TurnServiceOptions) {
     /**
      * Applies decisions, each as if sent alone. Unknown: 404 `unknown_request`; expired: 410
      * `approval_expired`; decided before: 409 `already_decided`. When no decision applies, the
-     * first such error is thrown; otherwise the others are reported with the outcome.
+     * first such error is thrown; otherwise the others are reported with the outcome. A fully
+     * decided step continues at once when `streamWaiting()` (asked under the lock) says a stream
+     * waits for it, else when not `defer`.
      */
-    async decide(
-      requestedId: string | undefined,
+    decide(
+      id: string,
       decisions: CallDecision[],
-      delivery: { defer?: boolean } = {},
-    ): Promise<DecisionOutcome & { rejected: Array<{ request_id: string; error: AppError }> }> {
-      const { id } = await sessions.resolve(requestedId);
+      delivery: { defer: boolean; streamWaiting: () => boolean },
+    ): Promise<DecisionOutcome> {
       return sessions.locked(id, async () => {
         let session = await sessions.load(id);
         // A decision that comes the instant approval_required went out may find the run that asked
         // still handing the session back: wait for that (briefly) rather than refuse.
-        const targetsPending = (record: SessionRecord) =>
-          decisions.some((decision) =>
-            record.turn?.tool_calls.some(
-              (call) => call.request_id === decision.request_id && call.status === 'pending',
-            ),
-          );
-        if (turns.isRunning(id) && targetsPending(session)) {
+        const targetsPending = decisions.some((decision) =>
+          pendingCalls(session.turn).some((call) => call.request_id === decision.request_id),
+        );
+        if (turns.isRunning(id) && targetsPending) {
           await turns.idle(id, 2000);
           session = await sessions.load(id);
         }
-        let changed = expireCalls(session.turn, options.now());
-        const rejected: Array<{ request_id: string; error: AppError }> = [];
+        let changed = expireCalls(session.turn, clock.now());
+        const rejected: RejectedDecision[] = [];
         for (const decision of decisions) {
-          const call = session.turn?.tool_calls.find((candidate) => candidate.request_id === decision.request_id);
-          const status =
-            call?.status ?? session.recent_calls.find((past) => past.request_id === decision.request_id)?.status;
-          if (status === undefined) {
-            rejected.push({
-              request_id: decision.request_id,
-              error: new AppError(404, 'unknown_request', `No tool call ${decision.request_id} in this session.`),
-            });
-          } else if (status === 'expired') {
-            rejected.push({
-              request_id: decision.request_id,
-              error: new AppError(
-                410,
-                'approval_expired',
-                `The approval of ${decision.request_id} expired (--approval-ttl).`,
-              ),
-            });
-          } else if (!call || status !== 'pending') {
-            rejected.push({
-              request_id: decision.request_id,
-              error: new AppError(409, 'already_decided', `The tool call ${decision.request_id} was already decided.`, {
-                request_id: decision.request_id,
-                decision: deniedStatuses.has(status) ? 'denied' : 'approved',
-                status,
-              }),
-            });
-          } else if (turns.isRunning(id)) {
-            // Still not handed back after the wait; nothing is changed.
-            throw new AppError(409, 'turn_in_progress', 'The turn is still running; decide once it waits for you.');
-          } else {
-            applyDecision(session, call, decision);
-            changed = true;
+          const found = target(session, decision.request_id);
+          if ('error' in found) {
+            rejected.push({ request_id: decision.request_id, error: found.error });
+            continue;
           }
+          // Still not handed back after the wait; nothing is changed.
+          turns.assertIdle(id);
+          applyDecision(session, found.call, decision);
+          changed = true;
         }
         if (changed) await sessions.save(session);
         if (rejected.length === decisions.length) throw rejected[0].error;
@@ -188,8 +186,9 @@ export function createTurnService(options: TurnServiceOptions) {
         if (pendingCalls(turn).length > 0) {
           return { kind: 'waiting', response: turnResponse(session, turn, turn.message), rejected };
         }
-        if (delivery.defer) return { kind: 'deferred', rejected };
-        return { kind: 'continued', run: begin(session, advanceTurn), rejected };
+        const toWaitingStream = delivery.streamWaiting();
+        if (delivery.defer && !toWaitingStream) return { kind: 'deferred', rejected };
+        return { kind: 'continued', run: begin(session, advanceTurn), toWaitingStream, rejected };
       });
     },
 
@@ -197,12 +196,11 @@ export function createTurnService(options: TurnServiceOptions) {
      * Continues a turn whose open step is fully decided but was not continued (a deferred
      * approval); undefined when there is none or a turn runs.
      */
-    async resume(requestedId: string | undefined): Promise<TurnRun | undefined> {
-      const { id } = await sessions.resolve(requestedId);
+    resume(id: string): Promise<TurnRun | undefined> {
       return sessions.locked(id, async () => {
         if (turns.isRunning(id)) return undefined;
         const session = await sessions.load(id);
-        if (expireCalls(session.turn, options.now())) await sessions.save(session);
+        if (expireCalls(session.turn, clock.now())) await sessions.save(session);
         const open = (session.turn?.tool_calls ?? []).filter((call) => !call.closed);
         if (open.length === 0 || pendingCalls(session.turn).length > 0) return undefined;
         return begin(session, advanceTurn);
@@ -213,13 +211,12 @@ export function createTurnService(options: TurnServiceOptions) {
      * Stops the running turn (its run then ends with `done` and `stopped`), or ends one waiting on
      * approvals, returning that turn's final `done`; 409 `no_turn_running` otherwise.
      */
-    async stop(requestedId: string | undefined): Promise<{ sessionId: string; done?: TurnEvent }> {
-      const { id } = await sessions.resolve(requestedId);
+    stop(id: string): Promise<{ done?: TurnEvent }> {
       return sessions.locked(id, async () => {
         const running = turns.controller(id);
         if (running) {
           running.abort(new Error('stopped by user'));
-          return { sessionId: id };
+          return {};
         }
         const session = await sessions.load(id);
         const turn = session.turn;
@@ -228,10 +225,16 @@ export function createTurnService(options: TurnServiceOptions) {
         closeStep(session);
         endTurn(session);
         await sessions.save(session);
-        return {
-          sessionId: id,
-          done: { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } },
-        };
+        return { done: { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } } };
+      });
+    },
+
+    /** The session as it stands, its expired approvals marked, and whether a turn of it runs. */
+    inspect(id: string): Promise<{ record: SessionRecord; running: boolean }> {
+      return sessions.locked(id, async () => {
+        const record = await sessions.load(id);
+        if (expireCalls(record.turn, clock.now())) await sessions.save(record);
+        return { record, running: turns.isRunning(id) };
       });
     },
   };

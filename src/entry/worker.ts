@@ -1,12 +1,12 @@
 import serversFile from '../../config/servers.json' with { type: 'json' };
 import packageJson from '../../package.json' with { type: 'json' };
-import { type App, createApp, randomSessionId } from '../app.js';
+import { type App, createApp } from '../app.js';
 import { environmentSource, resolveConfig } from '../config/resolve-config.js';
 import { isLoopback } from '../http/security.js';
 import { createModels } from '../llm/create-models.js';
 import { createLogger } from '../logger.js';
 import { createRootDirectoryGuard } from '../sessions/root-directory-guard.js';
-import { sessionIdPattern } from '../sessions/session-service.js';
+import { randomSessionId, sessionIdPattern } from '../sessions/session-id.js';
 import { createKvStore, type KvNamespaceLike } from '../store/kv-store.js';
 import { createMemoryStore } from '../store/memory-store.js';
 import { createTieredStore } from '../store/tiered-store.js';

@@ -1,4 +1,5 @@
 import type { z } from '@hono/zod-openapi';
+import { turnEventSchema } from '../chat/turn-events.js';
 import { errorResponseSchema } from './schemas.js';
 
 export const jsonContent = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
@@ -25,3 +26,15 @@ export function errorResponses<S extends number>(...statuses: S[]) {
     ]),
   ) as Record<S, { description: string; content: ReturnType<typeof jsonContent<typeof errorResponseSchema>> }>;
 }
+
+/**
+ * An event stream, documented with the one union of turn events: each SSE event's name is the
+ * member's `event` and its `data` line is the member's `data`.
+ */
+export const sseContent = {
+  'text/event-stream': {
+    schema: turnEventSchema.describe(
+      'Server-Sent Events, each "event: <event>", "id: <id>", "data: <JSON data>": session, token, approval_required, tool_call, tool_progress, tool_result, then exactly one done or error',
+    ),
+  },
+};

@@ -1,21 +1,15 @@
 import { z } from '@hono/zod-openapi';
 import { errorDataSchema, toolSchema, turnResponseSchema } from '../chat/turn-events.js';
+import { providerSchema } from '../llm/provider.js';
 import { chatMessageSchema, usageSchema } from '../sessions/session-record.js';
+import { sessionSettingsSchema } from '../sessions/session-settings.js';
 
 export const sessionIdField = z
   .string()
   .optional()
   .describe('the session to use; without it, the default session (see API.md)');
 
-export const startSessionBodySchema = z.object({
-  current_directory: z.string().min(1).optional().describe('inside --current-directory or an --allow-directory'),
-  llm_provider: z.enum(['ollama', 'openai']).optional(),
-  model: z.string().min(1).optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  context_window_size: z.number().int().positive().optional(),
-  stream: z.boolean().optional().describe("default for this session's requests"),
-  system_prompt: z.string().optional(),
-});
+export const startSessionBodySchema = sessionSettingsSchema;
 
 export function userRequestBodySchema(maxInputChars: number) {
   return z.object({
@@ -31,9 +25,15 @@ export function userRequestBodySchema(maxInputChars: number) {
 // An array when the query repeats it: the handler then answers 400 conflicting_session_id.
 export const sessionQuerySchema = z.object({ session_id: z.union([z.string(), z.array(z.string())]).optional() });
 
+/** The query of the streaming GETs, which EventSource cannot send headers with. */
+export const streamQuerySchema = sessionQuerySchema.extend({
+  last_event_id: z.string().optional().describe('resume after this event id (as the Last-Event-ID header)'),
+  access_token: z.string().optional().describe('the bearer token, for clients that cannot send headers'),
+});
+
 export const sessionStateSchema = z.object({
   session_id: z.string(),
-  provider: z.enum(['ollama', 'openai']),
+  provider: providerSchema,
   model: z.string(),
   current_directory: z.string(),
   temperature: z.number(),

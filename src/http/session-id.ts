@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import { AppError } from '../errors.js';
-import { sessionIdPattern } from '../sessions/session-service.js';
+import { sessionIdPattern } from '../sessions/session-id.js';
 
 /**
  * The session id a request names: body `session_id`, query `session_id`, then the `X-Session-Id`

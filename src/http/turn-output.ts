@@ -1,9 +1,9 @@
 import type { Context } from 'hono';
-import type { AttachResult, Subscriber, TurnChannels } from '../chat/turn-channels.js';
-import type { TurnResponse } from '../chat/turn-events.js';
-import type { TurnRun } from '../chat/turn-service.js';
-import { AppError } from '../errors.js';
-import { pingFrame, sseHeaders } from './sse.js';
+import { collectTurn } from '../chat/collect-turn.js';
+import type { Following, TurnFeed } from '../chat/conversations.js';
+import { pingFrame } from '../chat/event-frame.js';
+import type { Subscriber } from '../chat/turn-channels.js';
+import { sseHeaders } from './sse.js';
 
 /** Whether a request wants SSE: its `stream` field, else its Accept header, else the session default. */
 export function wantsStream(c: Context, field: boolean | undefined, sessionDefault: boolean): boolean {
@@ -12,20 +12,29 @@ export function wantsStream(c: Context, field: boolean | undefined, sessionDefau
   return sessionDefault;
 }
 
+/** The feed as the request wants it: an event stream, or the JSON of its `done`. */
+export async function turnOutput(c: Context, feed: TurnFeed, streamField: boolean | undefined) {
+  if (wantsStream(c, streamField, feed.streams)) return eventStream(feed);
+  return c.json(await collectTurn(feed, c.req.raw.signal), 200);
+}
+
+const encoder = new TextEncoder();
+
+/** After the current I/O callback's work: setImmediate where the runtime has it, else a microtask. */
+const defer: (task: () => void) => void =
+  typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => queueMicrotask(task);
+
 /**
- * An SSE response following a session's turn. `follow` connects the stream's subscriber (starting
- * a run, or attaching to one); 'nothing' from it answers 204. The client going away only detaches.
+ * An SSE response following a feed; 204 when the feed has nothing to send. The client going away
+ * only leaves the feed: the turn goes on.
  */
-export function eventStream(
-  channels: TurnChannels,
-  sessionId: string,
-  follow: (subscriber: Subscriber) => AttachResult | undefined,
-): Response {
+export function eventStream(feed: TurnFeed): Response {
   let closed = false;
-  let subscriber: Subscriber | undefined;
+  let following: Following | undefined;
   // Frames delivered in one go (the events of one upstream read) leave as one write.
   let pending = '';
   let scheduled = false;
+  let subscriber: Subscriber | undefined;
   const body = new ReadableStream<Uint8Array>({
     start(controller) {
       const flush = () => {
@@ -56,65 +65,10 @@ export function eventStream(
     },
     cancel() {
       closed = true;
-      if (subscriber) channels.detach(sessionId, subscriber);
+      following?.leave();
     },
   });
-  const result = follow(subscriber as Subscriber);
-  if (result === 'nothing') return new Response(null, { status: 204 });
+  following = feed.follow(subscriber as Subscriber);
+  if (following.result === 'nothing') return new Response(null, { status: 204 });
   return new Response(body, { status: 200, headers: sseHeaders });
-}
-
-const encoder = new TextEncoder();
-
-/** After the current I/O callback's work: setImmediate where the runtime has it, else a microtask. */
-const defer: (task: () => void) => void =
-  typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => queueMicrotask(task);
-
-/** An SSE response that follows `run` from its first event. */
-export function runAsStream(channels: TurnChannels, run: TurnRun): Response {
-  return eventStream(channels, run.sessionId, (subscriber) => {
-    channels.run(run, subscriber);
-    return 'following';
-  });
-}
-
-/** Runs a turn for a JSON request: resolves with the `done` data, rejects with the `error`. */
-export function collectRun(channels: TurnChannels, run: TurnRun, requestSignal?: AbortSignal): Promise<TurnResponse> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const subscriber: Subscriber = {
-      waitsForApproval: false,
-      deliver(event) {
-        if (settled) return;
-        if (event.event === 'done') {
-          settled = true;
-          resolve(event.data);
-        } else if (event.event === 'error') {
-          settled = true;
-          const { code, message, details } = event.data.error;
-          reject(new AppError(event.status, code, message, details));
-        }
-      },
-      close() {
-        if (settled) return;
-        settled = true;
-        reject(new AppError(500, 'internal_error', 'The turn ended without a result.'));
-      },
-    };
-    channels.run(run, subscriber);
-    // A JSON client that leaves is not a stop: the turn runs on for the resume grace. Its request
-    // ends here (nobody reads the answer), so the handler does not wait for the turn.
-    requestSignal?.addEventListener(
-      'abort',
-      () => {
-        channels.detach(run.sessionId, subscriber);
-        if (settled) return;
-        settled = true;
-        reject(
-          new AppError(499, 'client_closed_request', 'The client went away; the turn goes on for the resume grace.'),
-        );
-      },
-      { once: true },
-    );
-  });
 }

@@ -1,27 +1,20 @@
+import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
+import type { Provider } from '../llm/provider.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { DirectoryGuard } from './directory-guard.js';
 import type { SessionRecord } from './session-record.js';
+import type { SessionSettings } from './session-settings.js';
 
 /** What a new session starts with when `/start_session` leaves a field out. */
 export interface SessionDefaults {
-  provider: 'ollama' | 'openai';
+  provider: Provider;
   model: string;
   temperature: number;
   contextWindowSize: number;
   stream: boolean;
   currentDirectory: string;
   systemPrompt?: string;
-}
-
-export interface SessionSettings {
-  current_directory?: string;
-  llm_provider?: 'ollama' | 'openai';
-  model?: string;
-  temperature?: number;
-  context_window_size?: number;
-  stream?: boolean;
-  system_prompt?: string;
 }
 
 export interface SessionServiceOptions {
@@ -31,12 +24,10 @@ export interface SessionServiceOptions {
   ttlMilliseconds: number;
   requireSessionId: boolean;
   newSessionId: () => string;
-  now: () => number;
+  clock: Clock;
 }
 
 export type SessionService = ReturnType<typeof createSessionService>;
-
-export const sessionIdPattern = /^[A-Za-z0-9_-]{1,128}$/;
 
 const unknownSession = (id: string) =>
   new AppError(
@@ -55,7 +46,7 @@ export function createSessionService(options: SessionServiceOptions) {
   let creatingDefault: Promise<SessionRecord> | undefined;
 
   const save = (record: SessionRecord) => {
-    record.updated_at = new Date(options.now()).toISOString();
+    record.updated_at = new Date(options.clock.now()).toISOString();
     return store.put(record, { ttlMilliseconds: options.ttlMilliseconds });
   };
 
@@ -67,7 +58,7 @@ export function createSessionService(options: SessionServiceOptions) {
       settings.current_directory === undefined
         ? defaults.currentDirectory
         : await options.directories.resolve(settings.current_directory);
-    const time = new Date(options.now()).toISOString();
+    const time = new Date(options.clock.now()).toISOString();
     const record: SessionRecord = {
       id: options.newSessionId(),
       provider: settings.llm_provider ?? defaults.provider,
@@ -89,6 +80,37 @@ export function createSessionService(options: SessionServiceOptions) {
     };
     await save(record);
     return record;
+  };
+
+  /**
+   * The session a request names, or the default session when it names none (created with the
+   * server's defaults on first use). `id` must already have passed `sessionIdPattern`.
+   */
+  const resolve = async (id: string | undefined): Promise<SessionRecord> => {
+    if (id !== undefined) {
+      const record = await load(id);
+      if (!record) throw unknownSession(id);
+      return record;
+    }
+    if (options.requireSessionId) {
+      throw new AppError(
+        400,
+        'session_required',
+        'Name a session: session_id in the body or query, or an X-Session-Id header.',
+      );
+    }
+    const defaultId = await store.getDefaultSessionId();
+    const existing = defaultId === undefined ? undefined : await load(defaultId);
+    if (existing) return existing;
+    creatingDefault ??= create({}).then(async (record) => {
+      await store.setDefaultSessionId(record.id);
+      return record;
+    });
+    try {
+      return await creatingDefault;
+    } finally {
+      creatingDefault = undefined;
+    }
   };
 
   const locks = new Map<string, Promise<unknown>>();
@@ -121,41 +143,10 @@ export function createSessionService(options: SessionServiceOptions) {
       await store.setDefaultSessionId(record.id);
       return record;
     },
-    /**
-     * The session a request names, or the default session when it names none (created with the
-     * server's defaults on first use). `id` must already have passed `sessionIdPattern`.
-     */
-    async resolve(id: string | undefined): Promise<SessionRecord> {
-      if (id !== undefined) {
-        const record = await load(id);
-        if (!record) {
-          throw new AppError(
-            404,
-            'unknown_session',
-            `Session ${id} does not exist or has expired; start one with POST /start_session.`,
-          );
-        }
-        return record;
-      }
-      if (options.requireSessionId) {
-        throw new AppError(
-          400,
-          'session_required',
-          'Name a session: session_id in the body or query, or an X-Session-Id header.',
-        );
-      }
-      const defaultId = await store.getDefaultSessionId();
-      const existing = defaultId === undefined ? undefined : await load(defaultId);
-      if (existing) return existing;
-      creatingDefault ??= create({}).then(async (record) => {
-        await store.setDefaultSessionId(record.id);
-        return record;
-      });
-      try {
-        return await creatingDefault;
-      } finally {
-        creatingDefault = undefined;
-      }
+    /** The id of the session a request names (not looked up), or of the default session as `resolve` finds it. */
+    async resolveId(id: string | undefined): Promise<string> {
+      return id ?? (await resolve(undefined)).id;
     },
+    resolve,
   };
 }

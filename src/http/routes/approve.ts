@@ -1,12 +1,12 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Services } from '../../app.js';
+import { collectTurn } from '../../chat/collect-turn.js';
 import type { TurnResponse } from '../../chat/turn-events.js';
 import { errorBody } from '../../errors.js';
-import { errorResponses, jsonContent } from '../openapi.js';
+import { errorResponses, jsonContent, sseContent } from '../openapi.js';
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
+import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
-import { collectRun, runAsStream, wantsStream } from '../turn-output.js';
-import { sseContent } from './user-request.js';
+import { eventStream, wantsStream } from '../turn-output.js';
 
 const decisionSchema = z.object({
   request_id: z.string().min(1).max(200).describe('the tool call, as approval_required named it'),
@@ -57,39 +57,23 @@ const route = createRoute({
   },
 });
 
-export function approveRoutes(app: OpenAPIHono, services: Services) {
-  const { channels, turnService } = services;
+export function approveRoutes(app: OpenAPIHono, { conversations }: Services) {
   app.openapi(route, async (c) => {
     const body = c.req.valid('json');
     const decisions = 'decisions' in body ? body.decisions : [body];
-    const { id } = await services.sessions.resolve(requestedSessionId(c, body.session_id));
-    // A stream waiting on this step takes the continuation, deferred or not.
-    const defer = body.defer === true && !channels.hasWaitingStream(id);
-    const outcome = await turnService.decide(id, decisions, { defer });
+    const outcome = await conversations.decide(requestedSessionId(c, body.session_id), decisions, {
+      defer: body.defer === true,
+    });
     const rejected = outcome.rejected.map(({ request_id, error }) => ({ request_id, ...errorBody(error) }));
     const withRejected = (response: TurnResponse) => (rejected.length ? { ...response, rejected } : response);
-    if (outcome.kind === 'waiting') return c.json(withRejected(outcome.response), 200);
-    const applied = decisions.find(
-      (decision) => !outcome.rejected.some((entry) => entry.request_id === decision.request_id),
-    );
-    const accepted = (delivered: 'stream' | 'deferred') =>
-      c.json(
-        {
-          request_id: applied?.request_id ?? '',
-          status: applied?.approve ? ('approved' as const) : ('denied' as const),
-          delivered,
-        },
-        202,
-      );
-    if (outcome.kind === 'deferred') return accepted('deferred');
-    const { run } = outcome;
-    if (channels.hasWaitingStream(run.sessionId)) {
-      channels.run(run);
-      return accepted('stream');
+    switch (outcome.kind) {
+      case 'waiting':
+        return c.json(withRejected(outcome.response), 200);
+      case 'accepted':
+        return c.json({ request_id: outcome.request_id, status: outcome.status, delivered: outcome.delivered }, 202);
+      case 'continued':
+        if (wantsStream(c, body.stream, outcome.feed.streams)) return eventStream(outcome.feed);
+        return c.json(withRejected(await collectTurn(outcome.feed, c.req.raw.signal)), 200);
     }
-    if (wantsStream(c, body.stream, run.stream)) {
-      return runAsStream(channels, run);
-    }
-    return c.json(withRejected(await collectRun(channels, run, c.req.raw.signal)), 200);
   });
 }

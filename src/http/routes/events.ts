@@ -1,23 +1,16 @@
-import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Services } from '../../app.js';
-import { parseEventId } from '../../chat/turn-channels.js';
-import { errorResponses } from '../openapi.js';
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
+import { errorResponses, sseContent } from '../openapi.js';
+import { streamQuerySchema } from '../schemas.js';
+import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
-import { eventStream, runAsStream } from '../turn-output.js';
-import { sseContent } from './user-request.js';
+import { eventStream } from '../turn-output.js';
 
 const route = createRoute({
   method: 'get',
   path: '/events',
   summary:
     "The session's event stream for EventSource: replays what was missed (after Last-Event-ID), follows the running turn, starts a deferred continuation",
-  request: {
-    query: z.object({
-      session_id: z.union([z.string(), z.array(z.string())]).optional(),
-      last_event_id: z.string().optional(),
-      access_token: z.string().optional(),
-    }),
-  },
+  request: { query: streamQuerySchema },
   responses: {
     200: { description: 'The turn as events', content: sseContent },
     204: { description: 'Nothing running and nothing to replay' },
@@ -25,18 +18,9 @@ const route = createRoute({
   },
 });
 
-export function eventsRoutes(app: OpenAPIHono, services: Services) {
-  const { channels, turnService } = services;
+export function eventsRoutes(app: OpenAPIHono, { conversations }: Services) {
   app.openapi(route, async (c) => {
-    const sessionId = (await services.sessions.resolve(requestedSessionId(c))).id;
     const lastEventId = c.req.header('last-event-id') ?? c.req.valid('query').last_event_id;
-    const after = parseEventId(lastEventId);
-    if (lastEventId === undefined || after === undefined) {
-      const run = await turnService.resume(sessionId);
-      if (run) {
-        return runAsStream(channels, run);
-      }
-    }
-    return eventStream(channels, sessionId, (subscriber) => channels.attach(sessionId, subscriber, after));
+    return eventStream(await conversations.follow(requestedSessionId(c), { lastEventId, continueDeferred: true }));
   });
 }

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Services } from '../../app.js';
 import { jsonContent } from '../openapi.js';
 import { healthSchema } from '../schemas.js';
+import type { Services } from '../services.js';
 
 const health = createRoute({
   method: 'get',
@@ -18,7 +18,7 @@ export function healthRoutes(app: OpenAPIHono, services: Services) {
         version: services.version,
         provider: services.config.provider,
         model: services.config.model,
-        mcp: services.mcpStatus(),
+        mcp: services.tools.status(),
       },
       200,
     ),

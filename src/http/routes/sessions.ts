@@ -1,9 +1,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
-import type { Services } from '../../app.js';
-import { expireCalls } from '../../approvals/tool-calls.js';
 import type { SessionRecord } from '../../sessions/session-record.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { sessionQuerySchema, sessionStateSchema, startSessionBodySchema } from '../schemas.js';
+import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
 import { sessionState } from '../session-state.js';
 
@@ -29,23 +28,21 @@ const getSessionState = createRoute({
   },
 });
 
-export function sessionRoutes(app: OpenAPIHono, services: Services) {
-  const view = async (record: SessionRecord) => {
-    if (expireCalls(record.turn, services.now())) await services.sessions.save(record);
-    return sessionState(record, {
-      running: services.turns.isRunning(record.id),
-      tools: await services.tools.list(record.current_directory),
-      autoApproveReadOnly: services.config.autoApproveReadOnly,
+export function sessionRoutes(app: OpenAPIHono, { conversations, tools, config }: Services) {
+  const view = async (record: SessionRecord, running: boolean) =>
+    sessionState(record, {
+      running,
+      tools: await tools.list(record.current_directory),
+      autoApproveReadOnly: config.autoApproveReadOnly,
     });
-  };
 
   app.openapi(startSession, async (c) => {
-    const record = await services.sessions.start(c.req.valid('json'));
-    return c.json(await view(record), 201);
+    const record = await conversations.startSession(c.req.valid('json'));
+    return c.json(await view(record, false), 201);
   });
 
   app.openapi(getSessionState, async (c) => {
-    const record = await services.sessions.resolve(requestedSessionId(c));
-    return c.json(await view(record), 200);
+    const { record, running } = await conversations.inspect(requestedSessionId(c));
+    return c.json(await view(record, running), 200);
   });
 }

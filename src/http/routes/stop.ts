@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import type { Services } from '../../app.js';
 import { errorResponses, jsonContent } from '../openapi.js';
 import { sessionIdField } from '../schemas.js';
+import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
 
 const route = createRoute({
@@ -15,10 +15,9 @@ const route = createRoute({
   },
 });
 
-export function stopRoutes(app: OpenAPIHono, services: Services) {
+export function stopRoutes(app: OpenAPIHono, { conversations }: Services) {
   app.openapi(route, async (c) => {
-    const stopped = await services.turnService.stop(requestedSessionId(c, c.req.valid('json').session_id));
-    if (stopped.done) services.channels.finish(stopped.sessionId, stopped.done);
+    await conversations.stop(requestedSessionId(c, c.req.valid('json').session_id));
     return c.json({ stopped: true as const }, 200);
   });
 }

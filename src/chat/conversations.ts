@@ -1,0 +1,222 @@
+import type { ApprovalSettings } from '../approvals/tool-calls.js';
+import type { Clock } from '../clock.js';
+import type { ChatModel } from '../llm/chat-model.js';
+import type { Provider } from '../llm/provider.js';
+import type { DirectoryGuard } from '../sessions/directory-guard.js';
+import type { SessionRecord } from '../sessions/session-record.js';
+import { createSessionService, type SessionDefaults } from '../sessions/session-service.js';
+import type { SessionSettings } from '../sessions/session-settings.js';
+import type { SessionStore } from '../store/session-store.js';
+import type { ToolProvider } from '../tools/tool-provider.js';
+import { parseEventId } from './event-frame.js';
+import { type AttachResult, createTurnChannels, type Subscriber } from './turn-channels.js';
+import type { TurnResponse } from './turn-events.js';
+import { createTurnRegistry } from './turn-registry.js';
+import { type CallDecision, createTurnService, type RejectedDecision, type TurnRun } from './turn-service.js';
+
+export interface ConversationsSettings extends ApprovalSettings {
+  /** What a new session starts with. */
+  defaults: SessionDefaults;
+  /** Idle time after which a session is gone (milliseconds). */
+  sessionTtl: number;
+  /** Whether a request must name its session (no default session). */
+  requireSessionId: boolean;
+  maxToolRounds: number;
+  maxToolResultChars: number;
+  /** How long streams wait on approvals before `done` (0: they end at once). */
+  approvalTimeout: number;
+  /** How long a turn runs on with nobody following before it is stopped (0: stopped at once). */
+  resumeGrace: number;
+  /** The longest silence on a stream before a keep-alive. */
+  keepAlive: number;
+}
+
+export interface ConversationsOptions {
+  store: SessionStore;
+  directories: DirectoryGuard;
+  /** The model adapter of each provider. */
+  models: (provider: Provider) => ChatModel;
+  tools: ToolProvider;
+  settings: ConversationsSettings;
+  clock: Clock;
+  newSessionId: () => string;
+  newRequestId: () => string;
+}
+
+/** A follower's place on a feed: what it got, and how it leaves. */
+export interface Following {
+  /** 'following': live events come; 'replayed': what was missed was sent, then closed; 'nothing': nothing to send (not closed). */
+  result: AttachResult;
+  /** Stops following; the turn goes on (for the resume grace when nobody follows). */
+  leave(): void;
+}
+
+/**
+ * A session's turn as someone can follow it: a run from its first event, or a replay of what a
+ * follower missed followed by the live rest. A feed of a new run must be followed exactly once,
+ * at once: the run starts when it is.
+ */
+export interface TurnFeed {
+  readonly sessionId: string;
+  /** The session's default for whether its responses stream. */
+  readonly streams: boolean;
+  /** Connects `subscriber`: it gets the feed's events in order, then `close()` once. */
+  follow(subscriber: Subscriber): Following;
+}
+
+/** What `decide` did with the decisions of one `/approve`. */
+export type DecideOutcome =
+  /** Calls of the step still wait for a decision: the response names the next one. */
+  | { kind: 'waiting'; response: TurnResponse; rejected: RejectedDecision[] }
+  /** The step is decided; its continuation went to a stream that waits for it, or waits for a later `follow`. */
+  | {
+      kind: 'accepted';
+      delivered: 'stream' | 'deferred';
+      request_id: string;
+      status: 'approved' | 'denied';
+      rejected: RejectedDecision[];
+    }
+  /** The step is decided and the turn goes on: follow it. */
+  | { kind: 'continued'; feed: TurnFeed; rejected: RejectedDecision[] };
+
+/**
+ * The one owner of a session's turns: starting one, deciding its tool calls, following its events
+ * and stopping it. Routes and runtime hosts (a Durable Object, a future multi-instance runner) call
+ * this façade only; the lock, the registry of running turns and the event channels stay inside.
+ * Every method takes the session id a request named, or undefined for the default session.
+ */
+export function createConversations(options: ConversationsOptions) {
+  const { settings, clock } = options;
+  const sessions = createSessionService({
+    store: options.store,
+    directories: options.directories,
+    defaults: settings.defaults,
+    ttlMilliseconds: settings.sessionTtl,
+    requireSessionId: settings.requireSessionId,
+    newSessionId: options.newSessionId,
+    clock,
+  });
+  const turns = createTurnRegistry(clock);
+  const channels = createTurnChannels({
+    approvalTimeout: settings.approvalTimeout,
+    resumeGrace: settings.resumeGrace,
+    keepAlive: settings.keepAlive,
+    clock,
+  });
+  const service = createTurnService({
+    sessions,
+    turns,
+    models: options.models,
+    tools: options.tools,
+    settings,
+    newRequestId: options.newRequestId,
+    clock,
+  });
+
+  const leaving = (sessionId: string, subscriber: Subscriber) => () => channels.detach(sessionId, subscriber);
+
+  const runFeed = (run: TurnRun): TurnFeed => ({
+    sessionId: run.sessionId,
+    streams: run.stream,
+    follow(subscriber) {
+      channels.run(run, subscriber);
+      return { result: 'following', leave: leaving(run.sessionId, subscriber) };
+    },
+  });
+
+  const attachFeed = (
+    record: SessionRecord,
+    after: ReturnType<typeof parseEventId>,
+    replayOnly: boolean,
+  ): TurnFeed => ({
+    sessionId: record.id,
+    streams: record.stream,
+    follow(subscriber) {
+      const result = replayOnly && !after ? 'nothing' : channels.attach(record.id, subscriber, after);
+      return { result, leave: leaving(record.id, subscriber) };
+    },
+  });
+
+  return {
+    /** Starts a session with `settings` over the server's defaults; it becomes the default session. */
+    startSession(sessionSettings: SessionSettings): Promise<SessionRecord> {
+      return sessions.start(sessionSettings);
+    },
+
+    /** The session as it stands (expired approvals marked), and whether a turn of it runs. */
+    async inspect(requestedId: string | undefined): Promise<{ record: SessionRecord; running: boolean }> {
+      return service.inspect(await sessions.resolveId(requestedId));
+    },
+
+    /** A new turn with the user's input. 409 `turn_in_progress` or `approval_pending` when one is under way. */
+    async start(requestedId: string | undefined, input: string): Promise<TurnFeed> {
+      return runFeed(await service.start(await sessions.resolveId(requestedId), input));
+    },
+
+    /**
+     * Decides pending tool calls, each as if sent alone (see `DecideOutcome`). A stream waiting on
+     * the step takes its continuation; otherwise `defer` leaves it for a later `follow`.
+     */
+    async decide(
+      requestedId: string | undefined,
+      decisions: CallDecision[],
+      delivery: { defer: boolean },
+    ): Promise<DecideOutcome> {
+      const id = await sessions.resolveId(requestedId);
+      const outcome = await service.decide(id, decisions, {
+        defer: delivery.defer,
+        streamWaiting: () => channels.hasWaitingStream(id),
+      });
+      const { rejected } = outcome;
+      if (outcome.kind === 'waiting') return outcome;
+      if (outcome.kind === 'continued' && !outcome.toWaitingStream) {
+        return { kind: 'continued', feed: runFeed(outcome.run), rejected };
+      }
+      if (outcome.kind === 'continued') channels.run(outcome.run);
+      const applied = decisions.find((decision) => !rejected.some((entry) => entry.request_id === decision.request_id));
+      return {
+        kind: 'accepted',
+        delivered: outcome.kind === 'continued' ? 'stream' : 'deferred',
+        request_id: applied?.request_id ?? '',
+        status: applied?.approve ? 'approved' : 'denied',
+        rejected,
+      };
+    },
+
+    /**
+     * The session's events after `lastEventId` (`sequence.index`), then the live rest of its turn.
+     * Without a usable id: with `continueDeferred`, a deferred continuation starts (else the live
+     * turn is followed from its start); without it, there is nothing to follow.
+     */
+    async follow(
+      requestedId: string | undefined,
+      options: { lastEventId?: string; continueDeferred: boolean },
+    ): Promise<TurnFeed> {
+      const record = await sessions.resolve(requestedId);
+      const after = parseEventId(options.lastEventId);
+      if (options.continueDeferred && after === undefined) {
+        const run = await service.resume(record.id);
+        if (run) return runFeed(run);
+      }
+      return attachFeed(record, after, !options.continueDeferred);
+    },
+
+    /**
+     * Stops the session's turn: a running one ends with `done` and `stopped` (its LLM request and
+     * tools aborted), one waiting on approvals is ended with its calls denied; 409
+     * `no_turn_running` when there is none.
+     */
+    async stop(requestedId: string | undefined): Promise<void> {
+      const id = await sessions.resolveId(requestedId);
+      const { done } = await service.stop(id);
+      if (done) channels.finish(id, done);
+    },
+
+    /** Stops the shared ticker; for tests and shutdown. */
+    close(): void {
+      channels.close();
+    },
+  };
+}
+
+export type Conversations = ReturnType<typeof createConversations>;
