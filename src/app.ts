@@ -13,6 +13,7 @@ import { stopRoutes } from './http/routes/stop.js';
 import { userRequestRoutes } from './http/routes/user-request.js';
 import { security } from './http/security.js';
 import type { Services } from './http/services.js';
+import { type SessionHost, sessionRoute } from './http/session-gate.js';
 import { validationHook } from './http/validation.js';
 import type { ChatModel } from './llm/chat-model.js';
 import type { Provider } from './llm/provider.js';
@@ -40,19 +41,22 @@ export interface AppDependencies {
   keepAlive?: number;
   newSessionId?: () => string;
   newRequestId?: () => string;
+  /** Where sessions' requests run when not in this app (the Workers front); here when absent. */
+  sessionHost?: SessionHost;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
 export function createApp(dependencies: AppDependencies) {
   const { config, logger } = dependencies;
   const tools = dependencies.tools ?? noTools;
+  const newSessionId = dependencies.newSessionId ?? randomSessionId;
   const conversations = createConversations({
     store: dependencies.store,
     directories: dependencies.directories,
     models: dependencies.models,
     tools,
     clock: dependencies.clock ?? systemClock,
-    newSessionId: dependencies.newSessionId ?? randomSessionId,
+    newSessionId,
     newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
     settings: {
       defaults: {
@@ -75,7 +79,15 @@ export function createApp(dependencies: AppDependencies) {
       keepAlive: dependencies.keepAlive ?? 15_000,
     },
   });
-  const services: Services = { config, conversations, tools, logger, version: dependencies.version };
+  const gate = { host: dependencies.sessionHost, conversations, newSessionId };
+  const services: Services = {
+    config,
+    conversations,
+    tools,
+    logger,
+    version: dependencies.version,
+    sessionRoute: (route, scope) => sessionRoute(route, scope, gate),
+  };
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
 

@@ -138,6 +138,14 @@ export function createConversations(options: ConversationsOptions) {
   });
 
   return {
+    /**
+     * The id of the session a request addresses: the one it names (not looked up), else the
+     * default session, made with the server's defaults when there is none.
+     */
+    sessionId(requestedId: string | undefined): Promise<string> {
+      return sessions.resolveId(requestedId);
+    },
+
     /** Starts a session with `settings` over the server's defaults; it becomes the default session. */
     startSession(sessionSettings: SessionSettings): Promise<SessionRecord> {
       return sessions.start(sessionSettings);

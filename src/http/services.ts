@@ -1,7 +1,9 @@
+import type { RouteConfig } from '@hono/zod-openapi';
 import type { AppConfig } from '../app-config.js';
 import type { Conversations } from '../chat/conversations.js';
 import type { Logger } from '../logger.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
+import type { SessionScope } from './session-gate.js';
 
 /** What the routes use. */
 export interface Services {
@@ -10,4 +12,6 @@ export interface Services {
   tools: ToolProvider;
   logger: Logger;
   version: string;
+  /** Marks a route as one of a session's (see `sessionRoute`). */
+  sessionRoute<R extends RouteConfig>(route: R, scope: SessionScope): R;
 }

@@ -1,13 +1,10 @@
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import packageJson from '../../package.json' with { type: 'json' };
-import { createApp } from '../app.js';
+import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
-import { createModels } from '../llm/create-models.js';
-import { createLogger } from '../logger.js';
 import { createMemoryStore } from '../store/memory-store.js';
-import { createMcpToolProvider } from '../tools/mcp-tool-provider.js';
-import { parseServersConfig, type ServersConfig, serverSecrets } from '../tools/servers-config.js';
+import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { loadConfig } from './load-config.js';
 import { createStdioStarter } from './stdio-transport.js';
@@ -53,38 +50,18 @@ export async function prepareServer() {
     fail((error as Error).message);
   }
 
-  const logger = createLogger({
-    level: config.logLevel,
-    write: (line) => process.stderr.write(`${line}\n`),
-    secrets: [
-      ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
-      ...serverSecrets(servers, {
-        ...process.env,
-        CONFIG_DIR: dirname(serversPath),
-        CURRENT_DIRECTORY: currentDirectory,
-      }),
-    ],
-  });
-
-  const tools = createMcpToolProvider({
+  const { app, tools, logger } = composeServer({
+    config: { ...config, currentDirectory },
     servers,
     variables: { ...process.env, CONFIG_DIR: dirname(serversPath) },
-    startStdio: createStdioStarter(logger),
-    logger,
+    write: (line) => process.stderr.write(`${line}\n`),
+    store: createMemoryStore(),
+    directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
     version: packageJson.version,
+    stdio: createStdioStarter,
   });
   // Start the servers for the default directory now, so the first request does not wait for them.
   void tools.list(currentDirectory);
-
-  const app = createApp({
-    config: { ...config, currentDirectory },
-    store: createMemoryStore(),
-    models: createModels(config),
-    tools,
-    directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
-    logger,
-    version: packageJson.version,
-  });
 
   const shutdown = async () => {
     await tools.close();

@@ -191,7 +191,11 @@ describe('the Worker with session hubs (Durable Objects) on the local Workers ru
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let text = '';
-    while (!text.includes('event: approval_required')) text += decoder.decode((await reader.read()).value);
+    while (!text.includes('event: approval_required')) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the stream ended before approval_required: ${text}`);
+      text += decoder.decode(value);
+    }
     const request_id = parseSse(text).find((event) => event.event === 'approval_required')?.data.request_id;
     const decision = await hubCall('/approve', { request_id, approve: true, session_id: session.session_id });
     expect(decision.status).toBe(202);
@@ -244,5 +248,37 @@ describe('the Worker with session hubs (Durable Objects) on the local Workers ru
       'again',
       'Still here.',
     ]);
+  });
+
+  it('a default session that is gone is made anew, as on Node: requests naming none never get 404', async () => {
+    const started = (await (await hubCall('/start_session', {})).json()) as any;
+    const kv = await hubs.getKVNamespace('SESSIONS');
+    await kv.delete(`session:${started.session_id}`);
+    upstream.reply({ text: ['A new default.'] });
+    const response = await hubCall('/user_request', { input: 'hello?' });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as any;
+    expect(body.message).toBe('A new default.');
+    expect(body.session_id).not.toBe(started.session_id);
+    expect(await kv.get('session:default', 'text')).toBe(body.session_id);
+  });
+});
+
+describe('the Worker with session hubs and REQUIRE_SESSION_ID', () => {
+  let strict: Miniflare;
+
+  beforeAll(async () => {
+    strict = startWorker({ REQUIRE_SESSION_ID: 'true' }, { durableObjects: { SESSION_HUB: 'SessionHub' } });
+    await strict.ready;
+  }, 60_000);
+  afterAll(() => strict?.dispose());
+
+  it('a request that names no session is 400 session_required, and no default session is made', async () => {
+    const before = upstream.chatRequests().length;
+    const response = await call('/user_request', { body: { input: 'hello' }, worker: strict });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as any).error.code).toBe('session_required');
+    expect(await (await strict.getKVNamespace('SESSIONS')).get('session:default', 'text')).toBeNull();
+    expect(upstream.chatRequests()).toHaveLength(before);
   });
 });

@@ -57,8 +57,8 @@ const route = createRoute({
   },
 });
 
-export function approveRoutes(app: OpenAPIHono, { conversations }: Services) {
-  app.openapi(route, async (c) => {
+export function approveRoutes(app: OpenAPIHono, { conversations, sessionRoute }: Services) {
+  app.openapi(sessionRoute(route, 'existing'), async (c) => {
     const body = c.req.valid('json');
     const decisions = 'decisions' in body ? body.decisions : [body];
     const outcome = await conversations.decide(requestedSessionId(c, body.session_id), decisions, {

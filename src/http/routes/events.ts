@@ -18,8 +18,8 @@ const route = createRoute({
   },
 });
 
-export function eventsRoutes(app: OpenAPIHono, { conversations }: Services) {
-  app.openapi(route, async (c) => {
+export function eventsRoutes(app: OpenAPIHono, { conversations, sessionRoute }: Services) {
+  app.openapi(sessionRoute(route, 'existing'), async (c) => {
     const lastEventId = c.req.header('last-event-id') ?? c.req.valid('query').last_event_id;
     return eventStream(await conversations.follow(requestedSessionId(c), { lastEventId, continueDeferred: true }));
   });

@@ -28,7 +28,7 @@ const getSessionState = createRoute({
   },
 });
 
-export function sessionRoutes(app: OpenAPIHono, { conversations, tools, config }: Services) {
+export function sessionRoutes(app: OpenAPIHono, { conversations, tools, config, sessionRoute }: Services) {
   const view = async (record: SessionRecord, running: boolean) =>
     sessionState(record, {
       running,
@@ -36,12 +36,12 @@ export function sessionRoutes(app: OpenAPIHono, { conversations, tools, config }
       autoApproveReadOnly: config.autoApproveReadOnly,
     });
 
-  app.openapi(startSession, async (c) => {
+  app.openapi(sessionRoute(startSession, 'new'), async (c) => {
     const record = await conversations.startSession(c.req.valid('json'));
     return c.json(await view(record, false), 201);
   });
 
-  app.openapi(getSessionState, async (c) => {
+  app.openapi(sessionRoute(getSessionState, 'existing'), async (c) => {
     const { record, running } = await conversations.inspect(requestedSessionId(c));
     return c.json(await view(record, running), 200);
   });

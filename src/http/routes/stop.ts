@@ -15,8 +15,8 @@ const route = createRoute({
   },
 });
 
-export function stopRoutes(app: OpenAPIHono, { conversations }: Services) {
-  app.openapi(route, async (c) => {
+export function stopRoutes(app: OpenAPIHono, { conversations, sessionRoute }: Services) {
+  app.openapi(sessionRoute(route, 'existing'), async (c) => {
     await conversations.stop(requestedSessionId(c, c.req.valid('json').session_id));
     return c.json({ stopped: true as const }, 200);
   });

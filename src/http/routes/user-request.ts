@@ -6,7 +6,7 @@ import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
 import { eventStream, turnOutput } from '../turn-output.js';
 
-export function userRequestRoutes(app: OpenAPIHono, { conversations, config }: Services) {
+export function userRequestRoutes(app: OpenAPIHono, { conversations, config, sessionRoute }: Services) {
   const post = createRoute({
     method: 'post',
     path: '/user_request',
@@ -21,7 +21,7 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config }: S
     },
   });
 
-  app.openapi(post, async (c) => {
+  app.openapi(sessionRoute(post, 'existing'), async (c) => {
     const body = c.req.valid('json');
     const feed = await conversations.start(requestedSessionId(c, body.session_id), body.input);
     return turnOutput(c, feed, body.stream);
@@ -41,7 +41,7 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config }: S
     },
   });
 
-  app.openapi(get, async (c) => {
+  app.openapi(sessionRoute(get, 'existing'), async (c) => {
     const query = c.req.valid('query');
     const lastEventId = c.req.header('last-event-id') ?? query.last_event_id;
     const sessionId = requestedSessionId(c);

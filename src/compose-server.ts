@@ -1,0 +1,66 @@
+import { createApp } from './app.js';
+import type { AppConfig } from './app-config.js';
+import type { SessionHost } from './http/session-gate.js';
+import { createModels } from './llm/create-models.js';
+import { createLogger, type Logger } from './logger.js';
+import type { DirectoryGuard } from './sessions/directory-guard.js';
+import type { SessionStore } from './store/session-store.js';
+import { createMcpToolProvider, type McpToolProviderOptions } from './tools/mcp-tool-provider.js';
+import { type ServersConfig, serverSecrets } from './tools/servers-config.js';
+
+export interface ServerParts {
+  config: AppConfig;
+  /** The MCP servers of servers.json (or the Worker's MCP_SERVERS). */
+  servers: ServersConfig;
+  /** What `${NAME}` in servers.json may name: the environment, and CONFIG_DIR on Node. */
+  variables: Record<string, string | undefined>;
+  /** Where log lines go. */
+  write: (line: string) => void;
+  store: SessionStore;
+  directories: DirectoryGuard;
+  version: string;
+  /** Makes the starter of stdio MCP servers; absent where the runtime has no processes (they are then disabled). */
+  stdio?: (logger: Logger) => NonNullable<McpToolProviderOptions['startStdio']>;
+  /** Whether MCP connections outlive a request (not on a plain Worker). */
+  reuseConnections?: boolean;
+  /** Where each session's requests run, when not here (the Workers front). */
+  sessionHost?: SessionHost;
+  newSessionId?: () => string;
+}
+
+/**
+ * The one place the server is put together from its parts, for every runtime: a logger that
+ * redacts every secret (API key, token, MCP server env and header values), the MCP tools, the
+ * model adapters and the app. Entries only gather the parts and listen.
+ */
+export function composeServer(parts: ServerParts) {
+  const { config } = parts;
+  const logger = createLogger({
+    level: config.logLevel,
+    write: parts.write,
+    secrets: [
+      ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+      ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
+    ],
+  });
+  const tools = createMcpToolProvider({
+    servers: parts.servers,
+    variables: parts.variables,
+    startStdio: parts.stdio?.(logger),
+    logger,
+    version: parts.version,
+    reuseConnections: parts.reuseConnections,
+  });
+  const app = createApp({
+    config,
+    store: parts.store,
+    models: createModels(config),
+    tools,
+    directories: parts.directories,
+    logger,
+    version: parts.version,
+    sessionHost: parts.sessionHost,
+    newSessionId: parts.newSessionId,
+  });
+  return { app, tools, logger };
+}
