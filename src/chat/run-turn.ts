@@ -13,7 +13,7 @@ import type { ToolInfo, ToolProvider } from '../tools/tool-provider.js';
 import { truncateResult } from '../tools/tool-result-text.js';
 import { fitContextWindow } from './context-window.js';
 import type { TurnEvent } from './turn-events.js';
-import { toolResultEvent, turnResponse } from './turn-response.js';
+import { toolOf, toolResultEvent, turnResponse } from './turn-response.js';
 
 export interface TurnSettings extends ApprovalSettings {
   maxToolRounds: number;
@@ -165,8 +165,10 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
       await dependencies.persist(session);
       for (const state of created) {
         if (state.status !== 'pending') continue;
-        const tool = { name: state.name, arguments: state.arguments, server: state.server };
-        yield { event: 'approval_required', data: { request_id: state.request_id, tool, message: turn.message } };
+        yield {
+          event: 'approval_required',
+          data: { request_id: state.request_id, tool: toolOf(state), message: turn.message },
+        };
       }
     }
   } catch (caught) {
@@ -203,7 +205,7 @@ async function* runTool(
     event: 'tool_call',
     data: {
       request_id: call.request_id,
-      tool: { name: call.name, arguments: call.arguments, server: call.server },
+      tool: toolOf(call),
       approved_by: call.approved_by ?? 'user',
     },
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { usageSchema } from '../llm/chat-model.js';
 
 export const toolSchema = z.object({
   name: z.string(),
@@ -16,11 +17,6 @@ export const toolCallRecordSchema = z.object({
   is_error: z.boolean().optional(),
 });
 
-export const usageResponseSchema = z.object({
-  prompt_tokens: z.number().int(),
-  completion_tokens: z.number().int(),
-});
-
 /** The JSON response of `/user_request` and `/approve`, and the data of the SSE `done` event. */
 export const turnResponseSchema = z.object({
   request_id: z.string().describe('id of this turn, or of the tool call awaiting approval'),
@@ -31,7 +27,7 @@ export const turnResponseSchema = z.object({
   role: z.literal('assistant'),
   session_id: z.string(),
   tool_calls: z.array(toolCallRecordSchema).describe('tool calls of this turn so far'),
-  usage: usageResponseSchema.describe('tokens used by this turn'),
+  usage: usageSchema.describe('tokens used by this turn'),
   stopped: z.boolean().optional().describe('present and true when POST /stop ended the turn'),
 });
 
@@ -85,5 +81,6 @@ export const turnEventSchema = z.discriminatedUnion('event', [
 ]);
 
 export type TurnEvent = z.infer<typeof turnEventSchema>;
+export type Tool = z.infer<typeof toolSchema>;
 export type TurnResponse = z.infer<typeof turnResponseSchema>;
 export type ToolCallRecord = z.infer<typeof toolCallRecordSchema>;

@@ -1,5 +1,10 @@
 import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
-import type { TurnEvent, TurnResponse } from './turn-events.js';
+import type { Tool, TurnEvent, TurnResponse } from './turn-events.js';
+
+/** A call as clients see it: the tool's name, its server, and exactly the arguments it runs with. */
+export function toolOf(call: ToolCallState): Tool {
+  return { name: call.name, arguments: call.arguments, server: call.server };
+}
 
 /** The `tool_result` event of a call that has its result. */
 export function toolResultEvent(call: ToolCallState): TurnEvent {
@@ -30,7 +35,7 @@ export function turnResponse(session: SessionRecord, turn: TurnState, message: s
   return {
     request_id: pending?.request_id ?? turn.request_id,
     requires_approval: pending !== undefined,
-    tool: pending ? { name: pending.name, arguments: pending.arguments, server: pending.server } : null,
+    tool: pending ? toolOf(pending) : null,
     message,
     model: session.model,
     role: 'assistant',

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { providerSchema } from '../llm/provider.js';
 import { parseDuration } from './duration.js';
 
 const duration = z.union([z.number().int().nonnegative(), z.string()]).transform((value, context) => {
@@ -36,10 +37,7 @@ export const configSchema = z.object({
     .default(8000)
     .describe('port to listen on (0: any free port)'),
   host: z.string().min(1).default('127.0.0.1').describe('address to bind'),
-  provider: z
-    .enum(['ollama', 'openai'], { error: 'must be "ollama" or "openai"' })
-    .default('ollama')
-    .describe('LLM provider for new sessions'),
+  provider: providerSchema.default('ollama').describe('LLM provider for new sessions'),
   openaiBaseUrl: url.default('https://openrouter.ai/api/v1').describe('base URL of the OpenAI-compatible API'),
   ollamaBaseUrl: url.default('http://localhost:11434').describe('base URL of Ollama'),
   serversConfig: z.string().min(1).default('config/servers.json').describe('MCP servers file (mcpServers format)'),

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { errorDataSchema, toolSchema, turnResponseSchema } from '../chat/turn-events.js';
+import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
-import { chatMessageSchema, usageSchema } from '../sessions/session-record.js';
 import { sessionSettingsSchema } from '../sessions/session-settings.js';
 
 export const sessionIdField = z

@@ -1,6 +1,7 @@
 import { decide } from '../approvals/policy.js';
 import { pendingCalls } from '../approvals/tool-calls.js';
 import { estimateTokens } from '../chat/context-window.js';
+import { toolOf } from '../chat/turn-response.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
 import type { SessionState } from './schemas.js';
@@ -29,7 +30,7 @@ export function sessionState(
     messages,
     pending_approvals: pending.map((call) => ({
       request_id: call.request_id,
-      tool: { name: call.name, arguments: call.arguments, server: call.server },
+      tool: toolOf(call),
     })),
     tools: context.tools.map((tool) => ({
       name: tool.name,

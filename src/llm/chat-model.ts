@@ -1,25 +1,38 @@
+import { z } from 'zod';
+import type { Provider } from './provider.js';
+
 /** A call of a tool, as the model asked for it. */
-export interface ToolCall {
+export const toolCallSchema = z.object({
   /** The provider's id for the call (synthesised when the provider sends none, as older Ollama). */
-  id: string;
-  name: string;
+  id: z.string(),
+  name: z.string(),
   /** The arguments, parsed. Arguments the model sent as invalid JSON are kept in `invalidArguments`. */
-  arguments: Record<string, unknown>;
+  arguments: z.record(z.string(), z.unknown()),
   /** The raw argument text when it was not a JSON object; the call then must not run. */
-  invalidArguments?: string;
-}
+  invalidArguments: z.string().optional(),
+});
 
 /** One message of a conversation, in the provider-neutral form the store keeps. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | 'tool';
-  content: string;
+export const chatMessageSchema = z.object({
+  role: z.enum(['system', 'user', 'assistant', 'tool']),
+  content: z.string(),
   /** Only on assistant messages that ask for tools. */
-  tool_calls?: ToolCall[];
+  tool_calls: z.array(toolCallSchema).optional(),
   /** Only on tool messages: the call this is the result of. */
-  tool_call_id?: string;
+  tool_call_id: z.string().optional(),
   /** Only on tool messages: the tool's name (Ollama's `tool_name`). */
-  name?: string;
-}
+  name: z.string().optional(),
+});
+
+/** Tokens a model call (or a turn, or a session) used. */
+export const usageSchema = z.object({
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+});
+
+export type ToolCall = z.infer<typeof toolCallSchema>;
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+export type Usage = z.infer<typeof usageSchema>;
 
 /** A tool the model may call: its name and JSON Schema for the arguments. */
 export interface ToolDefinition {
@@ -37,11 +50,6 @@ export interface ChatRequest {
   tools?: ToolDefinition[];
 }
 
-export interface Usage {
-  prompt_tokens: number;
-  completion_tokens: number;
-}
-
 /** What a model stream yields, in order: text deltas and tool calls, then exactly one `finish`. */
 export type ModelEvent =
   | { type: 'text'; text: string }
@@ -54,7 +62,7 @@ export type ModelEvent =
  * (`upstream_error` 502, `upstream_unavailable` 503, `upstream_timeout` 504) in one place.
  */
 export interface ChatModel {
-  readonly provider: 'ollama' | 'openai';
+  readonly provider: Provider;
   /**
    * Streams one model call. Aborting `signal` ends the upstream request; the iterator then throws
    * the signal's reason. Going longer than the upstream timeout without a byte throws 504.

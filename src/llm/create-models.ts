@@ -1,6 +1,7 @@
 import type { ChatModel } from './chat-model.js';
 import { createOllamaModel } from './ollama-model.js';
 import { createOpenAiModel } from './openai-model.js';
+import type { Provider } from './provider.js';
 
 export interface ModelsOptions {
   ollamaBaseUrl: string;
@@ -12,9 +13,9 @@ export interface ModelsOptions {
 }
 
 /** One adapter per provider, made on first use and then shared by every session. */
-export function createModels(options: ModelsOptions): (provider: 'ollama' | 'openai') => ChatModel {
+export function createModels(options: ModelsOptions): (provider: Provider) => ChatModel {
   const made = new Map<string, ChatModel>();
-  const make = (provider: 'ollama' | 'openai') =>
+  const make = (provider: Provider) =>
     provider === 'ollama'
       ? // The key is for the OpenAI-compatible API; it is never sent to Ollama, which any session may pick.
         createOllamaModel({ baseUrl: options.ollamaBaseUrl, timeoutMilliseconds: options.upstreamTimeout })

@@ -1,6 +1,5 @@
 import { AppError } from '../errors.js';
-
-type Provider = 'ollama' | 'openai';
+import type { Provider } from './provider.js';
 
 /** Shortens an upstream error text and removes any secret from it, so it is safe to show. */
 export function summarise(text: string, secrets: Array<string | undefined>): string {

@@ -1,21 +1,6 @@
 import { z } from 'zod';
-
-export const toolCallSchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  arguments: z.record(z.string(), z.unknown()),
-  invalidArguments: z.string().optional(),
-});
-
-export const chatMessageSchema = z.object({
-  role: z.enum(['system', 'user', 'assistant', 'tool']),
-  content: z.string(),
-  tool_calls: z.array(toolCallSchema).optional(),
-  tool_call_id: z.string().optional(),
-  name: z.string().optional(),
-});
-
-export const usageSchema = z.object({ prompt_tokens: z.number(), completion_tokens: z.number() });
+import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
+import { providerSchema } from '../llm/provider.js';
 
 /**
  * One tool call of a turn and where it is in its life:
@@ -50,7 +35,7 @@ export const turnStateSchema = z.object({
   sequence: z.number().int(),
   /** Model calls of this turn that asked for tools. */
   rounds: z.number().int(),
-  usage: z.object({ prompt_tokens: z.number(), completion_tokens: z.number() }),
+  usage: usageSchema,
   /** Every tool call of the turn; the open step's calls are those not yet `closed`. */
   tool_calls: z.array(toolCallStateSchema),
   /** Assistant text of the current step. */
@@ -63,7 +48,7 @@ export const turnStateSchema = z.object({
  */
 export const sessionRecordSchema = z.object({
   id: z.string(),
-  provider: z.enum(['ollama', 'openai']),
+  provider: providerSchema,
   model: z.string(),
   temperature: z.number(),
   context_window_size: z.number().int().positive(),
