@@ -63,7 +63,8 @@ export async function buildTestApp(
       observed.logs.push(line);
     },
   });
-  const store = createMemoryStore();
+  // The store reads the app's clock, so a test that advances it expires sessions too.
+  const store = createMemoryStore({ now: options.dependencies?.clock?.now });
   const tools = options.servers
     ? createMcpToolProvider({
         servers: options.servers,

@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/app.js';
+import type { Clock } from '../../src/clock.js';
 import { type FakeReply, type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { createManualClock } from '../helpers/manual-clock.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
 
@@ -26,13 +28,13 @@ type Provider = 'ollama' | 'openai';
  * counting tools in a fresh file. `extra` is merged into the server's servers.json entry.
  */
 async function setup(
-  options: { provider?: Provider; config?: Partial<AppConfig>; extra?: Record<string, unknown> } = {},
+  options: { provider?: Provider; config?: Partial<AppConfig>; extra?: Record<string, unknown>; clock?: Clock } = {},
 ) {
   const countFile = join(await temporaryDirectory('approvals-count-'), 'count.txt');
   const built = await buildTestApp(
     upstream,
     { provider: options.provider ?? 'ollama', ...options.config },
-    { servers: servers({ fault: faultServer(countFile, options.extra) }) },
+    { servers: servers({ fault: faultServer(countFile, options.extra) }), dependencies: { clock: options.clock } },
   );
   /** The lines the counting tools appended: one per run. */
   const counted = async (): Promise<string[]> => {
@@ -322,11 +324,15 @@ describe('--auto-approve-read-only', () => {
 
 describe('expiry (--approval-ttl)', () => {
   it('a late /approve gets 410; the next turn tells the model the approval expired; the tool never ran', async () => {
-    const t = await setup({ config: { approvalTtl: 200 } });
+    const clock = createManualClock();
+    const t = await setup({ config: { approvalTtl: 60_000 }, clock });
     upstream.reply({ toolCalls: [countCall('late')] }, { text: ['Fresh answer.'] });
     const first = await t.userRequest('count');
     expect(first.requires_approval).toBe(true);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await clock.advance(59_999);
+    const state = (await (await t.get('/session_state')).json()) as any;
+    expect(state.pending_approvals).toHaveLength(1);
+    await clock.advance(1);
 
     const late = await t.post('/approve', { request_id: first.request_id, approve: true });
     expect(late.status).toBe(410);
