@@ -20,6 +20,7 @@ const numeric = (pattern: RegExp, what: string) =>
     return z.NEVER;
   });
 const wholeNumber = numeric(/^-?\d+$/, 'a whole number');
+const positiveWholeNumber = wholeNumber.pipe(z.number().int().positive('must be a whole number above 0'));
 const decimalNumber = numeric(/^-?(\d+(\.\d*)?|\.\d+)$/, 'a number');
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -63,14 +64,8 @@ export const configSchema = z.object({
     .pipe(z.number().positive('must be above 0'))
     .default(24 * 3_600_000)
     .describe('idle session expiry'),
-  maxInputChars: wholeNumber
-    .pipe(z.number().int().positive('must be a whole number above 0'))
-    .default(100_000)
-    .describe('longest input'),
-  maxBodyBytes: wholeNumber
-    .pipe(z.number().int().positive('must be a whole number above 0'))
-    .default(1_048_576)
-    .describe('largest request body in bytes'),
+  maxInputChars: positiveWholeNumber.default(100_000).describe('longest input'),
+  maxBodyBytes: positiveWholeNumber.default(1_048_576).describe('largest request body in bytes'),
   approvalTimeout: duration.default(300_000).describe('how long an open stream waits for decisions'),
   approvalTtl: duration
     .pipe(z.number().positive('must be above 0'))
@@ -78,14 +73,8 @@ export const configSchema = z.object({
     .describe('when a pending approval expires'),
   resumeGrace: duration.default(30_000).describe('how long a turn outlives its last client'),
   autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
-  maxToolRounds: wholeNumber
-    .pipe(z.number().int().positive('must be a whole number above 0'))
-    .default(25)
-    .describe('model calls that request tools, per turn'),
-  maxToolResultChars: wholeNumber
-    .pipe(z.number().int().positive('must be a whole number above 0'))
-    .default(32_000)
-    .describe('longer tool results are truncated'),
+  maxToolRounds: positiveWholeNumber.default(25).describe('model calls that request tools, per turn'),
+  maxToolResultChars: positiveWholeNumber.default(32_000).describe('longer tool results are truncated'),
   upstreamTimeout: duration
     .pipe(z.number().positive('must be above 0'))
     .default(120_000)

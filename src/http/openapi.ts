@@ -4,6 +4,11 @@ import { errorResponseSchema } from './schemas.js';
 
 export const jsonContent = <T extends z.ZodType>(schema: T) => ({ 'application/json': { schema } });
 
+/** A route's required JSON body. */
+export const jsonBody = <T extends z.ZodType>(schema: T) => ({
+  body: { content: jsonContent(schema), required: true },
+});
+
 const errorDescriptions: Record<number, string> = {
   400: 'Invalid request (details name the fields), invalid or conflicting session id',
   401: 'Missing or wrong bearer token',

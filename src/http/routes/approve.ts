@@ -2,7 +2,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { collectTurn } from '../../chat/collect-turn.js';
 import type { TurnResponse } from '../../chat/turn-events.js';
 import { errorBody } from '../../errors.js';
-import { errorResponses, jsonContent, sseContent } from '../openapi.js';
+import { errorResponses, jsonBody, jsonContent, sseContent } from '../openapi.js';
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
@@ -43,7 +43,7 @@ const route = createRoute({
   method: 'post',
   path: '/approve',
   summary: 'Approve or deny pending tool calls; the turn continues once every call of the step is decided',
-  request: { body: { content: jsonContent(approveBodySchema), required: true } },
+  request: jsonBody(approveBodySchema),
   responses: {
     200: {
       description: 'The next undecided call, or the continued turn (JSON, or SSE when streaming)',

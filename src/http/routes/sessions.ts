@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { SessionRecord } from '../../sessions/session-record.js';
-import { errorResponses, jsonContent } from '../openapi.js';
+import { errorResponses, jsonBody, jsonContent } from '../openapi.js';
 import { sessionQuerySchema, sessionStateSchema, startSessionBodySchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
@@ -10,7 +10,7 @@ const startSession = createRoute({
   method: 'post',
   path: '/start_session',
   summary: 'Start a session; it becomes the default session',
-  request: { body: { content: jsonContent(startSessionBodySchema), required: true } },
+  request: jsonBody(startSessionBodySchema),
   responses: {
     201: { description: 'The new session', content: jsonContent(sessionStateSchema) },
     ...errorResponses(400, 403, 413, 415),

@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { errorResponses, jsonContent } from '../openapi.js';
+import { errorResponses, jsonBody, jsonContent } from '../openapi.js';
 import { sessionIdField } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
@@ -8,7 +8,7 @@ const route = createRoute({
   method: 'post',
   path: '/stop',
   summary: "Stop the session's turn: the LLM request is aborted, running tools cancelled, pending calls denied",
-  request: { body: { content: jsonContent(z.object({ session_id: sessionIdField })), required: true } },
+  request: jsonBody(z.object({ session_id: sessionIdField })),
   responses: {
     200: { description: 'Stopped', content: jsonContent(z.object({ stopped: z.literal(true) })) },
     ...errorResponses(400, 404, 409, 415),

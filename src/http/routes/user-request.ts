@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { AppError } from '../../errors.js';
-import { errorResponses, jsonContent, sseContent } from '../openapi.js';
+import { errorResponses, jsonBody, jsonContent, sseContent } from '../openapi.js';
 import { streamQuerySchema, turnResponseSchema, userRequestBodySchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
@@ -11,7 +11,7 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config, ses
     method: 'post',
     path: '/user_request',
     summary: "Send the user's input; the model answers (JSON, or SSE when streaming)",
-    request: { body: { content: jsonContent(userRequestBodySchema(config.maxInputChars)), required: true } },
+    request: jsonBody(userRequestBodySchema(config.maxInputChars)),
     responses: {
       200: {
         description: 'The turn ended, or waits for a tool approval (JSON); or the turn as events (SSE)',
