@@ -5,7 +5,10 @@ export interface ToolCall {
   name: string;
   /** The arguments, parsed. Arguments the model sent as invalid JSON are kept in `invalidArguments`. */
   arguments: Record<string, unknown>;
-  /** The raw argument text when it was not a JSON object; the call then must not run. */
+  /**
+   * The raw argument text when it was not a JSON object, or a note of why arguments over the
+   * bounds of `tool-arguments.ts` (depth, size) were refused; the call then must not run.
+   */
   invalidArguments?: string;
 }
 

@@ -1,6 +1,7 @@
 import { type Message, Ollama, type Tool } from 'ollama/browser';
 import { AppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
+import { toolCallFromValue } from './tool-arguments.js';
 import {
   createIdleWatchdog,
   summarise,
@@ -17,7 +18,7 @@ export interface OllamaModelOptions {
 
 interface OllamaToolCall {
   id?: string;
-  function: { name: string; arguments?: Record<string, unknown> };
+  function: { name: string; arguments?: unknown };
 }
 
 /** Ollama's native `/api/chat`, always streamed (NDJSON). */
@@ -52,10 +53,7 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
           for (const call of (part.message?.tool_calls ?? []) as OllamaToolCall[]) {
             const id = call.id ?? `call_${count}`;
             count += 1;
-            yield {
-              type: 'tool_call',
-              call: { id, name: call.function.name, arguments: call.function.arguments ?? {} },
-            };
+            yield { type: 'tool_call', call: toolCallFromValue(id, call.function.name, call.function.arguments) };
           }
           if (part.done) {
             const usage: Usage = {

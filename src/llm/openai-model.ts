@@ -7,7 +7,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import { AppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
-import { argumentsText, toolCallFromText } from './tool-arguments.js';
+import { argumentBounds, argumentsText, toolCallFromText } from './tool-arguments.js';
 import {
   createIdleWatchdog,
   summarise,
@@ -96,7 +96,10 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
               const call = calls.get(part.index) ?? { id: '', name: '', text: '' };
               if (part.id) call.id = part.id;
               if (part.function?.name) call.name += part.function.name;
-              if (part.function?.arguments) call.text += part.function.arguments;
+              // Past the bound the call is refused anyway: keep no more of the text than shows that.
+              if (part.function?.arguments && call.text.length <= argumentBounds.characters) {
+                call.text += part.function.arguments;
+              }
               calls.set(part.index, call);
             }
             if (choice.finish_reason) finish = choice.finish_reason;
