@@ -46,6 +46,8 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
           ...(request.tools?.length ? { tools: request.tools.map(toOllamaTool) } : {}),
         });
         let count = 0;
+        // One id is one call (one approval, one run, one result): a repeat of an id is dropped.
+        const ids = new Set<string>();
         for await (const part of response) {
           received = true;
           watchdog.touch();
@@ -53,6 +55,8 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
           for (const call of (part.message?.tool_calls ?? []) as OllamaToolCall[]) {
             const id = call.id ?? `call_${count}`;
             count += 1;
+            if (ids.has(id)) continue;
+            ids.add(id);
             yield { type: 'tool_call', call: toolCallFromValue(id, call.function.name, call.function.arguments) };
           }
           if (part.done) {

@@ -108,8 +108,13 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
           if (failure !== undefined) throw upstreamError('openai', undefined, summarise(failure, [options.apiKey]));
         }
         if (!finish) throw upstreamError('openai', undefined, 'the stream ended before the model finished its answer');
+        // One id is one call (one approval, one run, one result): a repeat of an id is dropped.
+        const ids = new Set<string>();
         for (const [index, call] of calls) {
-          yield { type: 'tool_call', call: toolCallFromText(call.id || `call_${index}`, call.name, call.text) };
+          const id = call.id || `call_${index}`;
+          if (ids.has(id)) continue;
+          ids.add(id);
+          yield { type: 'tool_call', call: toolCallFromText(id, call.name, call.text) };
         }
         yield { type: 'finish', reason: finish, usage };
       } catch (error) {
