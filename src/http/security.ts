@@ -36,8 +36,9 @@ const workStartingGets = new Map([
 const ownSites = new Set(['same-origin', 'none']);
 
 /**
- * The checks of API.md's Security section, in order: Host (DNS rebinding), CORS for listed
- * origins, Origin, cross-site GETs that start work, and the bearer token.
+ * The checks of API.md's Security section, in order: no framing of HTML, Host (DNS rebinding),
+ * Origin, work-starting GETs (no HEAD, not from another site), CORS for listed origins, and the
+ * bearer token.
  */
 export function security(options: SecurityOptions): MiddlewareHandler[] {
   const checkHost = isLoopback(options.host) || options.host === 'localhost';
@@ -73,7 +74,17 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
     await next();
   };
 
-  const handlers: MiddlewareHandler[] = [hostAndOrigin];
+  // HTML (the chat page with its Approve buttons, /docs) must never be framed by another page.
+  const noFraming: MiddlewareHandler = async (c, next) => {
+    await next();
+    if (!c.res.headers.get('content-type')?.startsWith('text/html')) return;
+    if (!c.res.headers.has('x-frame-options')) c.res.headers.set('X-Frame-Options', 'DENY');
+    if (!c.res.headers.has('content-security-policy')) {
+      c.res.headers.set('Content-Security-Policy', "frame-ancestors 'none'");
+    }
+  };
+
+  const handlers: MiddlewareHandler[] = [noFraming, hostAndOrigin];
   if (corsOrigins.size > 0) {
     handlers.push(
       cors({
