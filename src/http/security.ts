@@ -23,12 +23,22 @@ function hostnameOf(host: string): string {
   return colon === -1 ? host : host.slice(0, colon);
 }
 
-/** GET routes that start or resume work, which a hostile page must not trigger cross-site. */
-const workStartingGets = new Set(['/user_request', '/events']);
+/**
+ * GET routes that start or resume work, which a hostile page must not trigger cross-site, with the
+ * methods their path takes (the `Allow` of the 405 that HEAD gets there).
+ */
+const workStartingGets = new Map([
+  ['/user_request', 'GET, POST'],
+  ['/events', 'GET'],
+]);
+
+/** `Sec-Fetch-Site` values of the server's own pages and of typed URLs; absent from non-browsers. */
+const ownSites = new Set(['same-origin', 'none']);
 
 /**
- * The checks of API.md's Security section, in order: Host (DNS rebinding), CORS for listed
- * origins, Origin, cross-site GETs that start work, and the bearer token.
+ * The checks of API.md's Security section, in order: no framing of HTML, Host (DNS rebinding),
+ * Origin, work-starting GETs (no HEAD, not from another site), CORS for listed origins, and the
+ * bearer token.
  */
 export function security(options: SecurityOptions): MiddlewareHandler[] {
   const checkHost = isLoopback(options.host) || options.host === 'localhost';
@@ -46,22 +56,35 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
     if (origin !== undefined && !allowedOrigin) {
       throw new AppError(403, 'forbidden_origin', `Origin "${origin}" is not allowed; list it with --cors-origin.`);
     }
-    if (
-      c.req.method === 'GET' &&
-      workStartingGets.has(c.req.path) &&
-      c.req.header('sec-fetch-site') === 'cross-site' &&
-      !allowedOrigin
-    ) {
+    const allow = workStartingGets.get(c.req.path);
+    if (allow !== undefined && c.req.method === 'HEAD') {
+      // Hono answers HEAD with the GET handler, which here would start a turn: HEAD must not.
+      c.header('Allow', allow);
+      throw new AppError(405, 'method_not_allowed', `HEAD is not allowed on ${c.req.path}: a GET there starts work.`);
+    }
+    const site = c.req.header('sec-fetch-site');
+    if (allow !== undefined && c.req.method === 'GET' && site !== undefined && !ownSites.has(site) && !allowedOrigin) {
+      // `same-site` too: another port of localhost is another origin, and may be hostile.
       throw new AppError(
         403,
         'forbidden_origin',
-        'A cross-site request may not start work; list its origin with --cors-origin.',
+        'A request from another site or origin may not start work; list its origin with --cors-origin.',
       );
     }
     await next();
   };
 
-  const handlers: MiddlewareHandler[] = [hostAndOrigin];
+  // HTML (the chat page with its Approve buttons, /docs) must never be framed by another page.
+  const noFraming: MiddlewareHandler = async (c, next) => {
+    await next();
+    if (!c.res.headers.get('content-type')?.startsWith('text/html')) return;
+    if (!c.res.headers.has('x-frame-options')) c.res.headers.set('X-Frame-Options', 'DENY');
+    if (!c.res.headers.has('content-security-policy')) {
+      c.res.headers.set('Content-Security-Policy', "frame-ancestors 'none'");
+    }
+  };
+
+  const handlers: MiddlewareHandler[] = [noFraming, hostAndOrigin];
   if (corsOrigins.size > 0) {
     handlers.push(
       cors({

@@ -8,7 +8,10 @@ export const toolCallSchema = z.object({
   name: z.string(),
   /** The arguments, parsed. Arguments the model sent as invalid JSON are kept in `invalidArguments`. */
   arguments: z.record(z.string(), z.unknown()),
-  /** The raw argument text when it was not a JSON object; the call then must not run. */
+  /**
+   * The raw argument text when it was not a JSON object, or a note of why arguments over the
+   * bounds of `tool-arguments.ts` (depth, size) were refused; the call then must not run.
+   */
   invalidArguments: z.string().optional(),
 });
 

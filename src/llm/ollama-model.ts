@@ -1,6 +1,7 @@
 import { type Message, Ollama, type Tool } from 'ollama/browser';
 import { AppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
+import { toolCallFromValue } from './tool-arguments.js';
 import {
   createIdleWatchdog,
   summarise,
@@ -17,7 +18,7 @@ export interface OllamaModelOptions {
 
 interface OllamaToolCall {
   id?: string;
-  function: { name: string; arguments?: Record<string, unknown> };
+  function: { name: string; arguments?: unknown };
 }
 
 /** Ollama's native `/api/chat`, always streamed (NDJSON). */
@@ -45,6 +46,8 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
           ...(request.tools?.length ? { tools: request.tools.map(toOllamaTool) } : {}),
         });
         let count = 0;
+        // One id is one call (one approval, one run, one result): a repeat of an id is dropped.
+        const ids = new Set<string>();
         for await (const part of response) {
           received = true;
           watchdog.touch();
@@ -52,10 +55,9 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
           for (const call of (part.message?.tool_calls ?? []) as OllamaToolCall[]) {
             const id = call.id ?? `call_${count}`;
             count += 1;
-            yield {
-              type: 'tool_call',
-              call: { id, name: call.function.name, arguments: call.function.arguments ?? {} },
-            };
+            if (ids.has(id)) continue;
+            ids.add(id);
+            yield { type: 'tool_call', call: toolCallFromValue(id, call.function.name, call.function.arguments) };
           }
           if (part.done) {
             const usage: Usage = {

@@ -7,7 +7,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import { AppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
-import { argumentsText, toolCallFromText } from './tool-arguments.js';
+import { argumentBounds, argumentsText, toolCallFromText } from './tool-arguments.js';
 import {
   createIdleWatchdog,
   summarise,
@@ -96,7 +96,10 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
               const call = calls.get(part.index) ?? { id: '', name: '', text: '' };
               if (part.id) call.id = part.id;
               if (part.function?.name) call.name += part.function.name;
-              if (part.function?.arguments) call.text += part.function.arguments;
+              // Past the bound the call is refused anyway: keep no more of the text than shows that.
+              if (part.function?.arguments && call.text.length <= argumentBounds.characters) {
+                call.text += part.function.arguments;
+              }
               calls.set(part.index, call);
             }
             if (choice.finish_reason) finish = choice.finish_reason;
@@ -105,8 +108,13 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
           if (failure !== undefined) throw upstreamError('openai', undefined, summarise(failure, [options.apiKey]));
         }
         if (!finish) throw upstreamError('openai', undefined, 'the stream ended before the model finished its answer');
+        // One id is one call (one approval, one run, one result): a repeat of an id is dropped.
+        const ids = new Set<string>();
         for (const [index, call] of calls) {
-          yield { type: 'tool_call', call: toolCallFromText(call.id || `call_${index}`, call.name, call.text) };
+          const id = call.id || `call_${index}`;
+          if (ids.has(id)) continue;
+          ids.add(id);
+          yield { type: 'tool_call', call: toolCallFromText(id, call.name, call.text) };
         }
         yield { type: 'finish', reason: finish, usage };
       } catch (error) {

@@ -1,29 +1,14 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
 
-/**
- * GET /: a small chat page. Streams with EventSource (GET /user_request), shows each tool call
- * that needs a decision with Approve and Deny buttons (POST /approve), and follows the
- * continuation on the same stream. With --auth-token it asks for the token once per tab.
- */
-const page = `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>llm-chat-server</title>
-<style>
+const style = `
   body { font: 15px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
   #log { white-space: pre-wrap; border: 1px solid #ccc; border-radius: 6px; padding: 1rem; min-height: 12rem; }
   .user { color: #0b5394; } .tool { color: #6a329f; font-size: 13px; } .error { color: #b00; }
   .approval { border: 1px solid #e69138; border-radius: 6px; padding: .5rem; margin: .5rem 0; }
   form { display: flex; gap: .5rem; margin-top: 1rem; } input { flex: 1; padding: .5rem; }
-</style>
-</head>
-<body>
-<h1>llm-chat-server</h1>
-<div id="log"></div>
-<form id="ask"><input id="input" placeholder="Ask something" autocomplete="off" required><button>Send</button></form>
-<script>
+`;
+
+const script = `
 const log = document.getElementById('log');
 const token = () => sessionStorage.getItem('token') || '';
 const headers = () => ({ 'content-type': 'application/json', ...(token() ? { authorization: 'Bearer ' + token() } : {}) });
@@ -68,10 +53,58 @@ document.getElementById('ask').onsubmit = async (e) => {
   ask(input.value);
   input.value = '';
 };
-</script>
+`;
+
+const page = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>llm-chat-server</title>
+<style>${style}</style>
+</head>
+<body>
+<h1>llm-chat-server</h1>
+<div id="log"></div>
+<form id="ask"><input id="input" placeholder="Ask something" autocomplete="off" required><button>Send</button></form>
+<script>${script}</script>
 </body>
 </html>`;
 
+const sha256 = async (text: string) => {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
+};
+
+let policy: Promise<string> | undefined;
+
+/**
+ * The page's Content-Security-Policy: its one inline script and style by hash, requests only to
+ * this origin, and never in a frame (its Approve buttons must not be clickjacked).
+ */
+const contentSecurityPolicy = () =>
+  (policy ??= Promise.all([sha256(script), sha256(style)]).then(([scriptHash, styleHash]) =>
+    [
+      "default-src 'none'",
+      `script-src ${scriptHash}`,
+      `style-src ${styleHash}`,
+      "connect-src 'self'",
+      "img-src 'self'",
+      "form-action 'self'",
+      "base-uri 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+  ));
+
+/**
+ * GET /: a small chat page. Streams with EventSource (GET /user_request), shows each tool call
+ * that needs a decision with Approve and Deny buttons (POST /approve), and follows the
+ * continuation on the same stream. With --auth-token it asks for the token once per tab.
+ */
 export function chatPageRoutes(app: OpenAPIHono) {
-  app.get('/', (c) => c.html(page));
+  app.get('/', async (c) => {
+    c.header('Content-Security-Policy', await contentSecurityPolicy());
+    c.header('X-Frame-Options', 'DENY');
+    return c.html(page);
+  });
 }
