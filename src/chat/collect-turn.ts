@@ -22,10 +22,10 @@ export function collectTurn(feed: TurnFeed, signal?: AbortSignal): Promise<TurnR
         if (event.event === 'done') settle(() => resolve(event.data));
         else if (event.event === 'error') {
           const { code, message, details } = event.data.error;
-          settle(() => reject(new AppError(event.status, code, message, details)));
+          settle(() => reject(new AppError(code, message, details)));
         }
       },
-      close: () => settle(() => reject(new AppError(500, 'internal_error', 'The turn ended without a result.'))),
+      close: () => settle(() => reject(new AppError('internal_error', 'The turn ended without a result.'))),
     };
     const following = feed.follow(subscriber);
     signal?.addEventListener(
@@ -33,9 +33,7 @@ export function collectTurn(feed: TurnFeed, signal?: AbortSignal): Promise<TurnR
       () => {
         following.leave();
         settle(() =>
-          reject(
-            new AppError(499, 'client_closed_request', 'The client went away; the turn goes on for the resume grace.'),
-          ),
+          reject(new AppError('client_closed_request', 'The client went away; the turn goes on for the resume grace.')),
         );
       },
       { once: true },

@@ -185,7 +185,7 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
       yield { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } };
     } else {
       const error = toAppError(caught);
-      yield { event: 'error', data: errorBody(error), status: error.status };
+      yield { event: 'error', data: errorBody(error) };
     }
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorCodes } from '../errors.js';
 import { usageSchema } from '../llm/chat-model.js';
 
 export const toolSchema = z.object({
@@ -32,7 +33,7 @@ export const turnResponseSchema = z.object({
 });
 
 export const errorDataSchema = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  error: z.object({ code: z.enum(errorCodes), message: z.string(), details: z.unknown().optional() }),
 });
 
 /**
@@ -76,8 +77,8 @@ export const turnEventSchema = z.discriminatedUnion('event', [
   }),
   /** The turn ended normally (or waits for approval); data is the JSON response. */
   z.object({ event: z.literal('done'), data: turnResponseSchema }),
-  /** The turn failed; nothing follows. `status` is the HTTP status in JSON mode (not sent over SSE). */
-  z.object({ event: z.literal('error'), data: errorDataSchema, status: z.number().int() }),
+  /** The turn failed; nothing follows. In JSON mode the code's HTTP status answers the request. */
+  z.object({ event: z.literal('error'), data: errorDataSchema }),
 ]);
 
 export type TurnEvent = z.infer<typeof turnEventSchema>;

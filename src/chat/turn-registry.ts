@@ -10,7 +10,7 @@ export function createTurnRegistry(clock: Clock) {
   const waiters = new Map<string, Array<() => void>>();
   const assertIdle = (sessionId: string) => {
     if (running.has(sessionId)) {
-      throw new AppError(409, 'turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
+      throw new AppError('turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
     }
   };
   return {

@@ -105,15 +105,15 @@ export function createTurnService(options: TurnServiceOptions) {
     const call = session.turn?.tool_calls.find((candidate) => candidate.request_id === requestId);
     const status = call?.status ?? session.recent_calls.find((past) => past.request_id === requestId)?.status;
     if (status === undefined) {
-      return { error: new AppError(404, 'unknown_request', `No tool call ${requestId} in this session.`) };
+      return { error: new AppError('unknown_request', `No tool call ${requestId} in this session.`) };
     }
     if (status === 'expired') {
-      return { error: new AppError(410, 'approval_expired', `The approval of ${requestId} expired (--approval-ttl).`) };
+      return { error: new AppError('approval_expired', `The approval of ${requestId} expired (--approval-ttl).`) };
     }
     if (!call || status !== 'pending') {
       const decision = deniedStatuses.has(status) ? 'denied' : 'approved';
       const message = `The tool call ${requestId} was already decided.`;
-      return { error: new AppError(409, 'already_decided', message, { request_id: requestId, decision, status }) };
+      return { error: new AppError('already_decided', message, { request_id: requestId, decision, status }) };
     }
     return { call };
   };
@@ -128,7 +128,7 @@ export function createTurnService(options: TurnServiceOptions) {
         const pending = pendingCalls(session.turn);
         if (pending.length > 0) {
           if (expired) await sessions.save(session);
-          throw new AppError(409, 'approval_pending', 'Decide the pending tool calls with POST /approve first.', {
+          throw new AppError('approval_pending', 'Decide the pending tool calls with POST /approve first.', {
             request_ids: pending.map((call) => call.request_id),
           });
         }
@@ -182,7 +182,7 @@ export function createTurnService(options: TurnServiceOptions) {
         if (changed) await sessions.save(session);
         if (rejected.length === decisions.length) throw rejected[0].error;
         const turn = session.turn;
-        if (!turn) throw new AppError(409, 'no_turn_running', 'The turn of these calls has ended.');
+        if (!turn) throw new AppError('no_turn_running', 'The turn of these calls has ended.');
         if (pendingCalls(turn).length > 0) {
           return { kind: 'waiting', response: turnResponse(session, turn, turn.message), rejected };
         }
@@ -220,7 +220,7 @@ export function createTurnService(options: TurnServiceOptions) {
         }
         const session = await sessions.load(id);
         const turn = session.turn;
-        if (!turn) throw new AppError(409, 'no_turn_running', 'No turn of this session is running.');
+        if (!turn) throw new AppError('no_turn_running', 'No turn of this session is running.');
         settleOpenCalls(turn, 'stopped by user');
         closeStep(session);
         endTurn(session);

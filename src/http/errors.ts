@@ -13,7 +13,7 @@ export function onError(logger: Logger): ErrorHandler {
   return (error, c) => {
     if (error instanceof HTTPException && error.status === 400) {
       // Hono's validator throws this for a body that is not JSON.
-      return errorResponse(c, new AppError(400, 'invalid_request', 'The request body is not valid JSON.'));
+      return errorResponse(c, new AppError('invalid_request', 'The request body is not valid JSON.'));
     }
     if (!(error instanceof AppError)) {
       logger.error('unhandled error', { method: c.req.method, path: c.req.path, error: String(error) });
@@ -30,12 +30,9 @@ export function notFound(routes: () => Array<{ method: string; path: string }>):
       .map((route) => route.method);
     if (methods.length > 0) {
       c.header('Allow', [...new Set(methods)].join(', '));
-      return errorResponse(
-        c,
-        new AppError(405, 'method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}.`),
-      );
+      return errorResponse(c, new AppError('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}.`));
     }
-    return errorResponse(c, new AppError(404, 'not_found', `There is no route ${c.req.method} ${c.req.path}.`));
+    return errorResponse(c, new AppError('not_found', `There is no route ${c.req.method} ${c.req.path}.`));
   };
 }
 
@@ -46,7 +43,7 @@ export function notFound(routes: () => Array<{ method: string; path: string }>):
  */
 export function jsonBodies(maxBytes: number): MiddlewareHandler {
   const tooLarge = () =>
-    new AppError(413, 'payload_too_large', `The body is larger than ${maxBytes} bytes (--max-body-bytes).`);
+    new AppError('payload_too_large', `The body is larger than ${maxBytes} bytes (--max-body-bytes).`);
   const limit = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
@@ -54,7 +51,7 @@ export function jsonBodies(maxBytes: number): MiddlewareHandler {
     },
   });
   const unsupported = () =>
-    new AppError(415, 'unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+    new AppError('unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
   return async (c, next) => {
     if (c.req.method !== 'POST') return next();
     const type = c.req.header('content-type');

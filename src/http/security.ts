@@ -49,24 +49,23 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
     const url = new URL(c.req.url);
     const host = (c.req.header('host') ?? url.host).toLowerCase();
     if (checkHost && !isLoopback(hostnameOf(host)) && !allowedHosts.has(host) && !allowedHosts.has(hostnameOf(host))) {
-      throw new AppError(403, 'forbidden_host', `Host "${host}" is not accepted; list it with --allowed-hosts.`);
+      throw new AppError('forbidden_host', `Host "${host}" is not accepted; list it with --allowed-hosts.`);
     }
     const origin = c.req.header('origin');
     const allowedOrigin = origin !== undefined && (origin === `${url.protocol}//${host}` || corsOrigins.has(origin));
     if (origin !== undefined && !allowedOrigin) {
-      throw new AppError(403, 'forbidden_origin', `Origin "${origin}" is not allowed; list it with --cors-origin.`);
+      throw new AppError('forbidden_origin', `Origin "${origin}" is not allowed; list it with --cors-origin.`);
     }
     const allow = workStartingGets.get(c.req.path);
     if (allow !== undefined && c.req.method === 'HEAD') {
       // Hono answers HEAD with the GET handler, which here would start a turn: HEAD must not.
       c.header('Allow', allow);
-      throw new AppError(405, 'method_not_allowed', `HEAD is not allowed on ${c.req.path}: a GET there starts work.`);
+      throw new AppError('method_not_allowed', `HEAD is not allowed on ${c.req.path}: a GET there starts work.`);
     }
     const site = c.req.header('sec-fetch-site');
     if (allow !== undefined && c.req.method === 'GET' && site !== undefined && !ownSites.has(site) && !allowedOrigin) {
       // `same-site` too: another port of localhost is another origin, and may be hostile.
       throw new AppError(
-        403,
         'forbidden_origin',
         'A request from another site or origin may not start work; list its origin with --cors-origin.',
       );
@@ -108,7 +107,7 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
       }
       if (given === undefined || !(await timingSafeEqual(given, token))) {
         c.header('WWW-Authenticate', 'Bearer');
-        throw new AppError(401, 'unauthorized', 'Send the server\'s token as "Authorization: Bearer <token>".');
+        throw new AppError('unauthorized', 'Send the server\'s token as "Authorization: Bearer <token>".');
       }
       await next();
     });

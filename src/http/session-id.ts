@@ -13,15 +13,11 @@ export function requestedSessionId(c: Context, fromBody?: string): string | unde
   );
   for (const id of given) {
     if (!sessionIdPattern.test(id)) {
-      throw new AppError(
-        400,
-        'invalid_session_id',
-        'A session id is 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".',
-      );
+      throw new AppError('invalid_session_id', 'A session id is 1 to 128 characters of A-Z, a-z, 0-9, "_" and "-".');
     }
   }
   if (new Set(given).size > 1) {
-    throw new AppError(400, 'conflicting_session_id', 'The request names two different sessions; name one.');
+    throw new AppError('conflicting_session_id', 'The request names two different sessions; name one.');
   }
   return given[0];
 }

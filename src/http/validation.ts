@@ -13,5 +13,5 @@ export const validationHook: NonNullable<OpenAPIHonoOptions<Env>['defaultHook']>
   const summary = details
     .map((detail) => (detail.path ? `${detail.path}: ${detail.message}` : detail.message))
     .join('; ');
-  return errorResponse(c, new AppError(400, 'invalid_request', `Invalid request: ${summary}`, details));
+  return errorResponse(c, new AppError('invalid_request', `Invalid request: ${summary}`, details));
 };

@@ -11,7 +11,7 @@ export function summarise(text: string, secrets: Array<string | undefined>): str
 /** The LLM answered with an error (HTTP status, or an error inside a 200 stream). */
 export function upstreamError(provider: Provider, status: number | undefined, message: string): AppError {
   const shown = status ? `${status}` : 'an error mid-stream';
-  return new AppError(502, 'upstream_error', `The ${provider} LLM answered with ${shown}: ${message}`, {
+  return new AppError('upstream_error', `The ${provider} LLM answered with ${shown}: ${message}`, {
     provider,
     status: status ?? null,
     message,
@@ -30,7 +30,6 @@ export function displayUrl(url: string): string {
 
 export function upstreamUnavailable(provider: Provider, baseUrl: string): AppError {
   return new AppError(
-    503,
     'upstream_unavailable',
     `Could not connect to the ${provider} LLM at ${displayUrl(baseUrl)}; check that it is running and the base URL is right.`,
     { provider },
@@ -39,7 +38,6 @@ export function upstreamUnavailable(provider: Provider, baseUrl: string): AppErr
 
 export function upstreamTimeout(provider: Provider, milliseconds: number): AppError {
   return new AppError(
-    504,
     'upstream_timeout',
     `The ${provider} LLM sent nothing for ${milliseconds / 1000}s; raise --upstream-timeout for slow models.`,
     { provider },

@@ -28,11 +28,11 @@ export function createNodeDirectoryGuard(options: NodeDirectoryGuardOptions): Di
         real = await realpath(absolute);
       } catch {
         if (!allowed.some((root) => inside(absolute, root))) throw notAllowed(requested);
-        throw new AppError(400, 'invalid_request', `current_directory "${requested}" does not exist.`);
+        throw new AppError('invalid_request', `current_directory "${requested}" does not exist.`);
       }
       if (!allowed.some((root) => inside(real, root))) throw notAllowed(requested);
       if (!(await stat(real)).isDirectory()) {
-        throw new AppError(400, 'invalid_request', `current_directory "${requested}" is not a directory.`);
+        throw new AppError('invalid_request', `current_directory "${requested}" is not a directory.`);
       }
       return real;
     },
@@ -41,7 +41,6 @@ export function createNodeDirectoryGuard(options: NodeDirectoryGuardOptions): Di
 
 function notAllowed(requested: string) {
   return new AppError(
-    403,
     'directory_not_allowed',
     `current_directory "${requested}" is outside the allowed roots; the server allows --current-directory and each --allow-directory.`,
   );

@@ -23,7 +23,6 @@ export function createRootDirectoryGuard(options: { base: string; roots: string[
       const path = normalize(requested.startsWith('/') ? requested : `${options.base}/${requested}`);
       if (!roots.some((root) => path === root || path.startsWith(root === '/' ? '/' : `${root}/`))) {
         throw new AppError(
-          403,
           'directory_not_allowed',
           `current_directory "${requested}" is outside the allowed roots; the server allows CURRENT_DIRECTORY and each ALLOW_DIRECTORY.`,
         );

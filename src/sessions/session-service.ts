@@ -30,11 +30,7 @@ export interface SessionServiceOptions {
 export type SessionService = ReturnType<typeof createSessionService>;
 
 const unknownSession = (id: string) =>
-  new AppError(
-    404,
-    'unknown_session',
-    `Session ${id} does not exist or has expired; start one with POST /start_session.`,
-  );
+  new AppError('unknown_session', `Session ${id} does not exist or has expired; start one with POST /start_session.`);
 
 export function defaultSystemPrompt(directory: string): string {
   return `You are a helpful assistant. The user's working directory is ${directory}. When tools are offered, use them when they help, and say what you did.`;
@@ -94,7 +90,6 @@ export function createSessionService(options: SessionServiceOptions) {
     }
     if (options.requireSessionId) {
       throw new AppError(
-        400,
         'session_required',
         'Name a session: session_id in the body or query, or an X-Session-Id header.',
       );

@@ -12,7 +12,7 @@ export function createHubStore(options: { kv: SessionStore; hubs: HubNamespace }
   const send = async (id: string, body: unknown) => {
     const request = new Request(`https://hub${hubStorePath}`, { method: 'PUT', body: JSON.stringify(body) });
     const response = await toHub(hubs, id, request);
-    if (!response.ok) throw new AppError(500, 'internal_error', `The session hub answered ${response.status}.`);
+    if (!response.ok) throw new AppError('internal_error', `The session hub answered ${response.status}.`);
   };
   return {
     get: (id) => kv.get(id),

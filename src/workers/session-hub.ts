@@ -10,7 +10,7 @@ import type { WorkerEnvironment } from './worker-environment.js';
 
 /** The answer of a Worker whose settings are wrong: 500 with the one error body, naming the setting. */
 export function configurationError(message: string): Response {
-  return Response.json(errorBody(new AppError(500, 'configuration_error', message)), { status: 500 });
+  return Response.json(errorBody(new AppError('configuration_error', message)), { status: 500 });
 }
 
 /**

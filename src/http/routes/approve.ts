@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
 import { collectTurn } from '../../chat/collect-turn.js';
-import type { TurnResponse } from '../../chat/turn-events.js';
+import { errorDataSchema, type TurnResponse } from '../../chat/turn-events.js';
 import { errorBody } from '../../errors.js';
 import { errorResponses, jsonBody, jsonContent, sseContent } from '../openapi.js';
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
@@ -34,7 +34,7 @@ const acceptedSchema = z.object({
 
 const approveResponseSchema = turnResponseSchema.extend({
   rejected: z
-    .array(z.object({ request_id: z.string(), error: z.object({ code: z.string(), message: z.string() }) }))
+    .array(errorDataSchema.extend({ request_id: z.string() }))
     .optional()
     .describe('decisions of a batch that did not apply, with why'),
 });

@@ -50,7 +50,6 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config, ses
     }
     if (!query.input) {
       throw new AppError(
-        400,
         'invalid_request',
         'input: a new turn needs a non-empty input (or Last-Event-ID to resume one).',
       );
