@@ -17,7 +17,7 @@ export interface ConnectionLease {
    */
   tools(): Promise<Tool[]>;
   /** Ends the use. A pool keeps the connection for later; a per-call strategy closes it. Call once. */
-  release(): void;
+  release(): Promise<void>;
 }
 
 /**

@@ -84,7 +84,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
             const tools = (await lease.tools()).filter((tool) => isOffered(server, tool.name));
             return tools.map((tool) => ({ name, server, tool }));
           } finally {
-            lease.release();
+            await lease.release();
           }
         }),
       );
@@ -110,7 +110,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
           timeout,
         });
       } finally {
-        lease.release();
+        await lease.release();
       }
     },
 

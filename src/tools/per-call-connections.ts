@@ -19,11 +19,12 @@ export function createPerCallConnections(options: PerCallConnectionsOptions): Co
   const closing = new Set<Promise<void>>();
   let closed = false;
 
-  const release = (connection: McpConnection) => {
+  const release = async (connection: McpConnection) => {
     if (!connections.delete(connection)) return;
     const done = connection.close();
     closing.add(done);
-    void done.finally(() => closing.delete(done));
+    await done;
+    closing.delete(done);
   };
 
   return {
@@ -35,7 +36,7 @@ export function createPerCallConnections(options: PerCallConnectionsOptions): Co
         openings.set(cancel, opening);
         const connection = await opening;
         connections.add(connection);
-        if (closed) release(connection);
+        if (closed) await release(connection);
         cancel.signal.throwIfAborted();
         outcomes.set(name, 'connected');
         return {
@@ -49,7 +50,7 @@ export function createPerCallConnections(options: PerCallConnectionsOptions): Co
       } catch (error) {
         outcomes.set(name, 'failed');
         if (!closed) options.logger.warn(`MCP server "${name}" could not be reached`, { error: String(error) });
-        return { unavailable: 'not-started', tools: async () => [], release: () => {} };
+        return { unavailable: 'not-started', tools: async () => [], release: async () => {} };
       } finally {
         openings.delete(cancel);
       }
@@ -58,7 +59,7 @@ export function createPerCallConnections(options: PerCallConnectionsOptions): Co
     async close() {
       closed = true;
       for (const cancel of openings.keys()) cancel.abort();
-      for (const connection of [...connections]) release(connection);
+      for (const connection of [...connections]) void release(connection);
       await Promise.allSettled([...openings.values(), ...closing]);
     },
   };

@@ -127,7 +127,7 @@ export function createPooledConnections(options: PooledConnectionsOptions): Conn
         await connection.settled();
         return connection.tools;
       },
-      release: () => {
+      release: async () => {
         entry.users -= 1;
       },
     };
