@@ -76,10 +76,10 @@ export function createPooledConnections(options: PooledConnectionsOptions): Conn
     if (idle.length === 0) return undefined;
     const [key, victim] = idle.reduce((least, next) => (next[1].lastUsed < least[1].lastUsed ? next : least));
     entries.delete(key);
-    const closed = victim.connection?.close() ?? Promise.resolve();
-    evicted.add(closed);
-    void closed.finally(() => evicted.delete(closed));
-    return closed;
+    const closing = victim.connection?.close() ?? Promise.resolve();
+    evicted.add(closing);
+    void closing.finally(() => evicted.delete(closing));
+    return closing;
   };
 
   const closedByServer = (entry: Entry, connection: McpConnection) => {
