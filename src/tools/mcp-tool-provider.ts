@@ -32,6 +32,8 @@ export interface McpToolProviderOptions {
    * stdio one is a process. When all are busy, a new directory's listing leaves the server out.
    */
   maxConnections?: number;
+  /** The clock of the restart backoff (default `Date.now`). */
+  now?: () => number;
 }
 
 /** Tools of the MCP servers in servers.json, one client connection per server and working directory. */
@@ -62,7 +64,12 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
   const connections =
     options.reuseConnections === false
       ? createPerCallConnections({ open, logger })
-      : createPooledConnections({ open, logger, maxConnections: options.maxConnections ?? 64 });
+      : createPooledConnections({
+          open,
+          logger,
+          maxConnections: options.maxConnections ?? 64,
+          now: options.now ?? Date.now,
+        });
 
   const toolInfo = (name: string, server: ServerConfig, tool: Tool, shared: boolean): ToolInfo => ({
     name: shared ? `${name}__${tool.name}` : tool.name,

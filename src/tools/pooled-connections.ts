@@ -14,6 +14,8 @@ export interface PooledConnectionsOptions {
   logger: Logger;
   /** Open or opening connections at most, over all servers and directories: each stdio one is a process. */
   maxConnections: number;
+  /** The clock of the restart backoff (milliseconds). */
+  now: () => number;
 }
 
 interface Entry {
@@ -53,7 +55,7 @@ const sleep = (milliseconds: number, signal: AbortSignal) =>
  * or in use never is, and with no idle one the server is left out rather than the cap exceeded.
  */
 export function createPooledConnections(options: PooledConnectionsOptions): ConnectionStrategy {
-  const { open, logger, maxConnections } = options;
+  const { open, logger, maxConnections, now } = options;
   const entries = new Map<string, Entry>();
   const evicted = new Set<Promise<void>>();
   let closed = false;
@@ -62,9 +64,9 @@ export function createPooledConnections(options: PooledConnectionsOptions): Conn
   const holdsSlot = (entry: Entry) => Boolean(entry.connection || entry.opening);
 
   const prune = () => {
-    const now = Date.now();
+    const time = now();
     for (const [key, entry] of entries) {
-      if (!holdsSlot(entry) && entry.users === 0 && entry.retryAt <= now) entries.delete(key);
+      if (!holdsSlot(entry) && entry.users === 0 && entry.retryAt <= time) entries.delete(key);
     }
   };
 
@@ -87,7 +89,7 @@ export function createPooledConnections(options: PooledConnectionsOptions): Conn
     entry.tools = connection.tools;
     entry.connection = undefined;
     entry.failures += 1;
-    entry.retryAt = Date.now() + backoff(entry.failures);
+    entry.retryAt = now() + backoff(entry.failures);
     logger.warn(`MCP server "${entry.name}" closed its connection; it restarts on next use.`);
   };
 
@@ -109,7 +111,7 @@ export function createPooledConnections(options: PooledConnectionsOptions): Conn
     } catch (error) {
       if (closed) return;
       entry.failures += 1;
-      entry.retryAt = Date.now() + backoff(entry.failures);
+      entry.retryAt = now() + backoff(entry.failures);
       logger.warn(`MCP server "${entry.name}" could not be started`, { error: String(error) });
     } finally {
       entry.opening = undefined;
@@ -146,7 +148,7 @@ export function createPooledConnections(options: PooledConnectionsOptions): Conn
       entry.users += 1;
       entry.lastUsed = ++uses;
       if (!holdsSlot(entry)) {
-        const delay = entry.retryAt - Date.now();
+        const delay = entry.retryAt - now();
         if (delay > 0 && purpose === 'list') return lease(entry);
         const slot = takeSlot();
         if (!slot) {

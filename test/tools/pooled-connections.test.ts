@@ -105,23 +105,28 @@ describe('the connection pool', () => {
     expect(started).toHaveLength(2);
   });
 
-  it('restarts a server that ended its connection on next call; a listing in the backoff offers its tools without starting it', async () => {
-    const { provider, started, warnings } = build();
+  it('restarts a server that ended its connection on next use after the backoff; a listing in it offers its tools', async () => {
+    let time = 1_000;
+    const { provider, started, warnings } = build({ now: () => time });
     const echo = await toolNamed(provider, '/a', 'echo');
     await started[0].server.close();
     expect(warnings().at(-1)).toContain('MCP server "test" closed its connection; it restarts on next use.');
 
+    time += 249;
     expect(names(await provider.list('/a'))).toContain('echo');
     expect(started).toHaveLength(1);
     expect(provider.status()).toEqual({ test: 'failed' });
 
+    time += 1;
     expect(await provider.call('/a', echo, { text: 'back' }, unstopped())).toEqual({ content: 'back', isError: false });
     expect(started).toHaveLength(2);
     expect(provider.status()).toEqual({ test: 'connected' });
   });
 
   it('a server that cannot be started is left out of listings, a call of it runs nothing, and status says failed', async () => {
-    const { provider } = build({
+    let time = 1_000;
+    const { provider, warnings } = build({
+      now: () => time,
       build: () => {
         throw new Error('no such program');
       },
@@ -130,6 +135,8 @@ describe('the connection pool', () => {
     const echo = await toolNamed(working, '/a', 'echo');
     expect(await provider.list('/a')).toEqual([]);
     expect(provider.status()).toEqual({ test: 'failed' });
+    expect(warnings().at(-1)).toContain('MCP server "test" could not be started');
+    time += 250;
     expect(await provider.call('/a', echo, { text: 'x' }, unstopped())).toEqual({
       content: 'The MCP server "test" could not be started; the tool did not run.',
       isError: true,
