@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 
@@ -17,11 +18,11 @@ export function deliverResponsesAfterNotifications(transport: Transport) {
 }
 
 /** Every tool of the server, across pages. */
-export async function listAllTools(client: Client): Promise<Tool[]> {
+export async function listAllTools(client: Client, options?: RequestOptions): Promise<Tool[]> {
   const tools: Tool[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.listTools(cursor ? { cursor } : undefined);
+    const page = await client.listTools(cursor ? { cursor } : undefined, options);
     tools.push(...page.tools);
     cursor = page.nextCursor;
   } while (cursor);

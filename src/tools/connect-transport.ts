@@ -1,0 +1,69 @@
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Logger } from '../logger.js';
+import { deliverResponsesAfterNotifications } from './mcp-protocol.js';
+import type { ServerConfig } from './servers-config.js';
+
+/** What a stdio MCP server is started with. */
+export interface StdioServerSpec {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** The session's working directory. */
+  cwd: string;
+}
+
+/**
+ * Starts a stdio server and returns its (not yet started) transport. Injected by runtimes that can
+ * start processes; tests may hand back one end of an in-memory pair instead.
+ */
+export type StdioStarter = (spec: StdioServerSpec) => Transport;
+
+export interface ConnectTransportOptions {
+  /** The server's name in servers.json, for the log. */
+  name: string;
+  /** With every substitution made. */
+  server: ServerConfig;
+  directory: string;
+  startStdio?: StdioStarter;
+  logger: Logger;
+  /** Aborting stops a fallback from being tried. */
+  signal: AbortSignal;
+}
+
+/** The spec says a server without Streamable HTTP answers its POST with a 4xx: then try the older HTTP+SSE. */
+const wantsOlderTransport = (error: unknown): error is StreamableHTTPError =>
+  error instanceof StreamableHTTPError && (error.code ?? 0) >= 400 && (error.code ?? 0) < 500;
+
+/**
+ * Connects `client` to the server: over stdio through `startStdio`, or over Streamable HTTP with a
+ * fallback to HTTP+SSE.
+ */
+export async function connectTransport(client: Client, options: ConnectTransportOptions): Promise<void> {
+  const { server, name, logger, signal } = options;
+  let transport: Transport;
+  if (server.command && options.startStdio) {
+    transport = options.startStdio({
+      command: server.command,
+      args: server.args,
+      env: server.env,
+      cwd: options.directory,
+    });
+    await client.connect(transport, { signal });
+  } else {
+    const url = new URL(server.url ?? '');
+    const requestInit = { headers: server.headers };
+    try {
+      transport = new StreamableHTTPClientTransport(url, { requestInit });
+      await client.connect(transport, { signal });
+    } catch (error) {
+      if (!wantsOlderTransport(error) || signal.aborted) throw error;
+      logger.debug(`MCP server "${name}": no Streamable HTTP (HTTP ${error.code}), trying SSE`);
+      transport = new SSEClientTransport(url, { requestInit });
+      await client.connect(transport, { signal });
+    }
+  }
+  deliverResponsesAfterNotifications(transport);
+}
