@@ -50,6 +50,7 @@ export function composeServer(parts: ServerParts) {
     logger,
     version: parts.version,
     reuseConnections: parts.reuseConnections,
+    maxConnections: config.maxMcpConnections,
   });
   const app = createApp({
     config,

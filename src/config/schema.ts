@@ -74,6 +74,9 @@ export const configSchema = z.object({
   resumeGrace: duration.default(30_000).describe('how long a turn outlives its last client'),
   autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
   maxToolRounds: positiveWholeNumber.default(25).describe('model calls that request tools, per turn'),
+  maxMcpConnections: positiveWholeNumber
+    .default(64)
+    .describe('MCP server connections open at once, over all servers and directories'),
   maxToolResultChars: positiveWholeNumber.default(32_000).describe('longer tool results are truncated'),
   upstreamTimeout: duration
     .pipe(z.number().positive('must be above 0'))

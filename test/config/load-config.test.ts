@@ -48,6 +48,7 @@ describe('loadConfig defaults', () => {
       maxBodyBytes: 1_048_576,
       maxToolRounds: 25,
       maxToolResultChars: 32_000,
+      maxMcpConnections: 64,
       upstreamTimeout: 120_000,
       currentDirectory: cwd,
     });
@@ -108,6 +109,7 @@ describe('additions', () => {
       { allowDirectory: ['/a', '/b', '/c'] },
     ],
     ['--cors-origin', { argv: ['--cors-origin', 'https://app.example'] }, { corsOrigin: ['https://app.example'] }],
+    ['MAX_MCP_CONNECTIONS', { env: { MAX_MCP_CONNECTIONS: '8' } }, { maxMcpConnections: 8 }],
     ['--require-session-id', { argv: ['--require-session-id'] }, { requireSessionId: true }],
     ['LOG_LEVEL', { env: { LOG_LEVEL: 'debug' } }, { logLevel: 'debug' }],
   ])('%s', (_name, sources, expected) => {
