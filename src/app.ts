@@ -14,6 +14,7 @@ import { userRequestRoutes } from './http/routes/user-request.js';
 import { security } from './http/security.js';
 import type { Services } from './http/services.js';
 import { type SessionHost, sessionRoute } from './http/session-gate.js';
+import { createTurnOutput } from './http/turn-output.js';
 import { validationHook } from './http/validation.js';
 import type { ChatModel } from './llm/chat-model.js';
 import type { Provider } from './llm/provider.js';
@@ -77,6 +78,7 @@ export function createApp(dependencies: AppDependencies) {
       approvalTimeout: config.approvalTimeout,
       resumeGrace: config.resumeGrace,
       keepAlive: dependencies.keepAlive ?? 15_000,
+      maxFollowers: config.maxFollowers,
     },
   });
   const gate = { host: dependencies.sessionHost, conversations, newSessionId };
@@ -86,6 +88,7 @@ export function createApp(dependencies: AppDependencies) {
     tools,
     logger,
     version: dependencies.version,
+    output: createTurnOutput({ maxBuffered: config.maxStreamBufferBytes }),
     sessionRoute: (route, scope) => sessionRoute(route, scope, gate),
   };
 

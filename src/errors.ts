@@ -19,6 +19,7 @@ export const errorStatuses = {
   approval_pending: 409,
   already_decided: 409,
   no_turn_running: 409,
+  too_many_followers: 409,
   approval_expired: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,

@@ -29,6 +29,8 @@ export interface ConversationsSettings extends ApprovalSettings {
   resumeGrace: number;
   /** The longest silence on a stream before a keep-alive. */
   keepAlive: number;
+  /** The most streams that may follow one session's turn at once. */
+  maxFollowers: number;
 }
 
 export interface ConversationsOptions {
@@ -101,6 +103,7 @@ export function createConversations(options: ConversationsOptions) {
     approvalTimeout: settings.approvalTimeout,
     resumeGrace: settings.resumeGrace,
     keepAlive: settings.keepAlive,
+    maxFollowers: settings.maxFollowers,
     clock,
   });
   const service = createTurnService({

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
 import { eventFrame } from './event-frame.js';
 import type { TurnEvent } from './turn-events.js';
 import type { TurnRun } from './turn-service.js';
@@ -49,6 +50,8 @@ export interface TurnChannelsOptions {
   resumeGrace: number;
   /** The longest silence on a stream before a `: ping` comment. */
   keepAlive: number;
+  /** The most streams that may follow one session's turn at once. */
+  maxFollowers: number;
   clock: Clock;
 }
 
@@ -249,6 +252,12 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       if (!after && !live) return 'nothing';
       const missed = channel.log.filter((entry) => entry.index > (after?.index ?? -1));
       if (!live && missed.length === 0) return 'nothing';
+      if (live && channel.attached.size >= options.maxFollowers) {
+        throw new AppError(
+          'too_many_followers',
+          `This turn already has ${options.maxFollowers} followers (--max-followers); close one first.`,
+        );
+      }
       for (const entry of missed) subscriber.deliver(entry.event, entry.frame);
       if (!live) {
         subscriber.close();

@@ -72,6 +72,10 @@ export const configSchema = z.object({
     .default(3_600_000)
     .describe('when a pending approval expires'),
   resumeGrace: duration.default(30_000).describe('how long a turn outlives its last client'),
+  maxFollowers: positiveWholeNumber.default(16).describe("streams that may follow one session's turn at once"),
+  maxStreamBufferBytes: positiveWholeNumber
+    .default(1_048_576)
+    .describe('unsent bytes a stream may hold before it is dropped (the client resumes with Last-Event-ID)'),
   autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
   maxToolRounds: positiveWholeNumber.default(25).describe('model calls that request tools, per turn'),
   maxMcpConnections: positiveWholeNumber

@@ -4,6 +4,7 @@ import type { Conversations } from '../chat/conversations.js';
 import type { Logger } from '../logger.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import type { SessionScope } from './session-gate.js';
+import type { TurnOutput } from './turn-output.js';
 
 /** What the routes use. */
 export interface Services {
@@ -12,6 +13,8 @@ export interface Services {
   tools: ToolProvider;
   logger: Logger;
   version: string;
+  /** Turn feeds as SSE or JSON responses. */
+  output: TurnOutput;
   /** Marks a route as one of a session's (see `sessionRoute`). */
   sessionRoute<R extends RouteConfig>(route: R, scope: SessionScope): R;
 }

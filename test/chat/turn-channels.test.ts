@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createTurnChannels, type Subscriber } from '../../src/chat/turn-channels.js';
 import type { TurnEvent, TurnResponse } from '../../src/chat/turn-events.js';
 import type { TurnRun } from '../../src/chat/turn-service.js';
+import type { Clock } from '../../src/clock.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 
 // The hub between runs and their followers, on a clock the tests advance: keep-alives, approval
@@ -79,13 +80,16 @@ function recorder(waitsForApproval = true) {
   };
 }
 
+const channelsOn = (clock: Clock, maxFollowers = 16) =>
+  createTurnChannels({ approvalTimeout: 60_000, resumeGrace: 30_000, keepAlive: 15_000, maxFollowers, clock });
+
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const token = (content: string): TurnEvent => ({ event: 'token', data: { content } });
 
 describe('the turn channels on an injected clock', () => {
   it('writes a keep-alive only after keepAlive of silence, and not while events flow', async () => {
     const clock = createManualClock();
-    const channels = createTurnChannels({ approvalTimeout: 60_000, resumeGrace: 30_000, keepAlive: 15_000, clock });
+    const channels = channelsOn(clock);
     const run = controlledRun();
     const follower = recorder();
     channels.run(run.run, follower.subscriber);
@@ -105,7 +109,7 @@ describe('the turn channels on an injected clock', () => {
 
   it('holds a stream through an approval wait until approvalTimeout, then sends the held done and closes it', async () => {
     const clock = createManualClock();
-    const channels = createTurnChannels({ approvalTimeout: 60_000, resumeGrace: 30_000, keepAlive: 15_000, clock });
+    const channels = channelsOn(clock);
     const run = controlledRun();
     const stream = recorder(true);
     const json = recorder(false);
@@ -128,7 +132,7 @@ describe('the turn channels on an injected clock', () => {
 
   it('stops a run nobody follows once the resume grace is over, not before', async () => {
     const clock = createManualClock();
-    const channels = createTurnChannels({ approvalTimeout: 60_000, resumeGrace: 30_000, keepAlive: 15_000, clock });
+    const channels = channelsOn(clock);
     const run = controlledRun();
     const follower = recorder();
     channels.run(run.run, follower.subscriber);
@@ -144,7 +148,7 @@ describe('the turn channels on an injected clock', () => {
 
   it('a follower that comes back within the grace keeps the run going and gets what it missed', async () => {
     const clock = createManualClock();
-    const channels = createTurnChannels({ approvalTimeout: 60_000, resumeGrace: 30_000, keepAlive: 15_000, clock });
+    const channels = channelsOn(clock);
     const run = controlledRun();
     const first = recorder();
     channels.run(run.run, first.subscriber);
@@ -167,7 +171,7 @@ describe('the turn channels on an injected clock', () => {
 
   it('runs no timer when nothing is followed or running', async () => {
     const clock = createManualClock();
-    const channels = createTurnChannels({ approvalTimeout: 60_000, resumeGrace: 30_000, keepAlive: 15_000, clock });
+    const channels = channelsOn(clock);
     const run = controlledRun();
     channels.run(run.run, recorder().subscriber);
     expect(clock.timers).toBe(1);

@@ -49,6 +49,8 @@ describe('loadConfig defaults', () => {
       maxToolRounds: 25,
       maxToolResultChars: 32_000,
       maxMcpConnections: 64,
+      maxFollowers: 16,
+      maxStreamBufferBytes: 1_048_576,
       upstreamTimeout: 120_000,
       currentDirectory: cwd,
     });

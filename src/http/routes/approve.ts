@@ -1,12 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi';
-import { collectTurn } from '../../chat/collect-turn.js';
-import { errorDataSchema, type TurnResponse } from '../../chat/turn-events.js';
+import { errorDataSchema } from '../../chat/turn-events.js';
 import { errorBody } from '../../errors.js';
 import { errorResponses, jsonBody, jsonContent, sseContent } from '../openapi.js';
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
-import { eventStream, wantsStream } from '../turn-output.js';
 
 const decisionSchema = z.object({
   request_id: z.string().min(1).max(200).describe('the tool call, as approval_required named it'),
@@ -57,7 +55,7 @@ const route = createRoute({
   },
 });
 
-export function approveRoutes(app: OpenAPIHono, { conversations, sessionRoute }: Services) {
+export function approveRoutes(app: OpenAPIHono, { conversations, sessionRoute, output }: Services) {
   app.openapi(sessionRoute(route, 'existing'), async (c) => {
     const body = c.req.valid('json');
     const decisions = 'decisions' in body ? body.decisions : [body];
@@ -65,15 +63,14 @@ export function approveRoutes(app: OpenAPIHono, { conversations, sessionRoute }:
       defer: body.defer === true,
     });
     const rejected = outcome.rejected.map(({ request_id, error }) => ({ request_id, ...errorBody(error) }));
-    const withRejected = (response: TurnResponse) => (rejected.length ? { ...response, rejected } : response);
+    const extra = rejected.length ? { rejected } : {};
     switch (outcome.kind) {
       case 'waiting':
-        return c.json(withRejected(outcome.response), 200);
+        return c.json({ ...outcome.response, ...extra }, 200);
       case 'accepted':
         return c.json({ request_id: outcome.request_id, status: outcome.status, delivered: outcome.delivered }, 202);
       case 'continued':
-        if (wantsStream(c, body.stream, outcome.feed.streams)) return eventStream(outcome.feed);
-        return c.json(withRejected(await collectTurn(outcome.feed, c.req.raw.signal)), 200);
+        return output.respond(c, outcome.feed, body.stream, extra);
     }
   });
 }

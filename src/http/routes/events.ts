@@ -3,7 +3,6 @@ import { errorResponses, sseContent } from '../openapi.js';
 import { streamQuerySchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
-import { eventStream } from '../turn-output.js';
 
 const route = createRoute({
   method: 'get',
@@ -18,9 +17,9 @@ const route = createRoute({
   },
 });
 
-export function eventsRoutes(app: OpenAPIHono, { conversations, sessionRoute }: Services) {
+export function eventsRoutes(app: OpenAPIHono, { conversations, sessionRoute, output }: Services) {
   app.openapi(sessionRoute(route, 'existing'), async (c) => {
     const lastEventId = c.req.header('last-event-id') ?? c.req.valid('query').last_event_id;
-    return eventStream(await conversations.follow(requestedSessionId(c), { lastEventId, continueDeferred: true }));
+    return output.stream(await conversations.follow(requestedSessionId(c), { lastEventId, continueDeferred: true }));
   });
 }

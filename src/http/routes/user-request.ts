@@ -4,9 +4,8 @@ import { errorResponses, jsonBody, jsonContent, sseContent } from '../openapi.js
 import { streamQuerySchema, turnResponseSchema, userRequestBodySchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
-import { eventStream, turnOutput } from '../turn-output.js';
 
-export function userRequestRoutes(app: OpenAPIHono, { conversations, config, sessionRoute }: Services) {
+export function userRequestRoutes(app: OpenAPIHono, { conversations, config, sessionRoute, output }: Services) {
   const post = createRoute({
     method: 'post',
     path: '/user_request',
@@ -24,7 +23,7 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config, ses
   app.openapi(sessionRoute(post, 'existing'), async (c) => {
     const body = c.req.valid('json');
     const feed = await conversations.start(requestedSessionId(c, body.session_id), body.input);
-    return turnOutput(c, feed, body.stream);
+    return output.respond(c, feed, body.stream);
   });
 
   const get = createRoute({
@@ -46,7 +45,7 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config, ses
     const lastEventId = c.req.header('last-event-id') ?? query.last_event_id;
     const sessionId = requestedSessionId(c);
     if (lastEventId !== undefined) {
-      return eventStream(await conversations.follow(sessionId, { lastEventId, continueDeferred: false }));
+      return output.stream(await conversations.follow(sessionId, { lastEventId, continueDeferred: false }));
     }
     if (!query.input) {
       throw new AppError(
@@ -54,6 +53,6 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config, ses
         'input: a new turn needs a non-empty input (or Last-Event-ID to resume one).',
       );
     }
-    return eventStream(await conversations.start(sessionId, query.input));
+    return output.stream(await conversations.start(sessionId, query.input));
   });
 }

@@ -1,0 +1,77 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { faultServer, servers } from '../helpers/mcp-servers.js';
+import { openStream, parseSse } from '../helpers/sse.js';
+import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+
+// Finding 12: followers that never read must not hold the turn's output in memory without bound,
+// and one session must not take unlimited followers.
+
+let upstream: FakeUpstream;
+beforeEach(async () => {
+  upstream = await startFakeUpstream();
+});
+afterEach(() => upstream.close());
+afterAll(() => closeToolProviders());
+
+const limit = 4096;
+const tokens = Array.from({ length: 300 }, (_, index) => `${String(index).padStart(3, '0')} ${'x'.repeat(60)} `);
+
+async function waitingTurn(maxFollowers: number) {
+  const countFile = join(await temporaryDirectory('backpressure-'), 'count.txt');
+  const built = await buildTestApp(
+    upstream,
+    { maxStreamBufferBytes: limit, maxFollowers },
+    { servers: servers({ fault: faultServer(countFile) }) },
+  );
+  // Straight to the app: the test app's request() also reads a copy of every body, which would
+  // hide a stalled reader.
+  const request = (path: string, init: RequestInit = {}) =>
+    built.app.fetch(new Request(`http://localhost${path}`, init));
+  // A token per upstream read (the pause is the model's pace, not synchronisation): the stream's
+  // backlog grows write by write, as it does behind a client that stopped reading.
+  upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'once' } }] }, { text: tokens, delayMs: 1 });
+  const first = openStream(
+    await request('/user_request', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'count', stream: true }),
+    }),
+  );
+  await first.until((text) => text.includes('event: approval_required'));
+  const approval = parseSse(first.text()).find((event) => event.event === 'approval_required');
+  return { ...built, request, first, approval: approval as NonNullable<typeof approval> };
+}
+
+describe('event streams under backpressure (finding 12)', () => {
+  it('a follower past --max-followers gets 409 too_many_followers; the others follow', async () => {
+    const { request, first } = await waitingTurn(3);
+    const followers = [await request('/events'), await request('/events')];
+    expect(followers.map((response) => response.status)).toEqual([200, 200]);
+    const refused = await request('/events');
+    expect(refused.status).toBe(409);
+    expect(((await refused.json()) as any).error.code).toBe('too_many_followers');
+    await Promise.all([first.cancel(), ...followers.map((response) => response.body?.cancel())]);
+  });
+
+  it('followers that stop reading are dropped once --max-stream-buffer-bytes wait; the turn goes on and a resume gets all of it', async () => {
+    const { request, post, first, approval } = await waitingTurn(16);
+    const stalled = await Promise.all(Array.from({ length: 5 }, () => request('/events')));
+    expect(stalled.map((response) => response.status)).toEqual([200, 200, 200, 200, 200]);
+
+    const decided = await post('/approve', { request_id: approval.data.request_id, approve: true });
+    expect(decided.status).toBe(202);
+    // Resumed after the approval: follows the continuation live, to its end.
+    const resumed = await request('/events', { headers: { 'last-event-id': approval.id } });
+    const events = parseSse(await resumed.text());
+    const done = events.at(-1);
+    expect(done?.event).toBe('done');
+    expect(done?.data.message).toBe(tokens.join(''));
+    expect(events.filter((event) => event.event === 'token')).toHaveLength(tokens.length);
+
+    // Each stalled follower was cut, its unread frames dropped: it cannot read the ~30 KB turn.
+    for (const response of stalled) await expect(response.text()).rejects.toThrow(/bytes unsent/);
+    await expect(first.rest()).rejects.toThrow(/bytes unsent/);
+  });
+});
