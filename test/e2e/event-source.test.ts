@@ -9,24 +9,21 @@ import type { Server } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { EventSource, type FetchLike } from 'eventsource';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AppConfig, AppDependencies } from '../../src/app.js';
 import type { ServersConfig } from '../../src/tools/servers-config.js';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { everythingServer, faultServer, servers } from '../helpers/mcp-servers.js';
 import { parseSse } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // One fake upstream per test, so that a failed test cannot leave queued replies to the next one.
-let upstream: FakeUpstream;
+const upstream = useFakeUpstream({ each: true });
 const cleanups: Array<() => unknown> = [];
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
+// Registered after useFakeUpstream's, so it runs before the upstream closes.
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await upstream.close();
 });
 afterAll(() => closeToolProviders());
 

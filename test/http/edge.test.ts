@@ -1,12 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
 import { buildTestApp } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeUpstream();
 
 const errorOf = async (response: Response) => (await response.json()).error;
 

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { frame, openStream, parseSse, sequentialIds } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await closeToolProviders();
-  await upstream.close();
-});
+const upstream = useFakeUpstream();
+afterAll(() => closeToolProviders());
 beforeEach(() => {
   upstream.requests.length = 0;
 });

@@ -8,19 +8,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/app.js';
-import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.js';
+import type { RecordedRequest } from '../helpers/fake-upstream.js';
 import { type FaultHttpServer, startFaultHttpServer } from '../helpers/mcp-fault-server.js';
 import { everythingServer, faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders, projectDirectory, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await closeToolProviders();
-  await upstream.close();
-});
+const upstream = useFakeUpstream();
+afterAll(() => closeToolProviders());
 
 const build = (entries: Record<string, unknown>, overrides: Partial<AppConfig> = {}) =>
   buildTestApp(upstream, overrides, { servers: servers(entries) });
