@@ -159,14 +159,13 @@ describe('routes', () => {
     }
   });
 
-  it('GET / serves the chat page: EventSource streaming with approve and deny buttons', async () => {
+  // What the page does is tested by running it in Chromium: test/e2e/chat-page.test.ts.
+  it('GET / serves the chat page as HTML', async () => {
     const { app } = await buildTestApp(upstream);
     const response = await app.request('/');
+    expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
-    const html = await response.text();
-    expect(html).toContain("new EventSource('/user_request?'");
-    expect(html).toContain("'approval_required'");
-    expect(html).toContain("fetch('/approve'");
+    expect(await response.text()).toMatch(/^<!doctype html>/i);
   });
 
   it('GET /docs serves interactive docs reading /openapi.json', async () => {
