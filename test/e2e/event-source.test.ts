@@ -387,6 +387,7 @@ describe('EventSource against the real server', () => {
   it('a client that goes away without coming back: the upstream request is aborted after the resume grace, the partial text kept', async () => {
     const { url, sessionState } = await startServer({ resumeGrace: 500 });
     const answer = words(40);
+    // A model still answering (4 s) well past the grace: the grace, not the answer's end, must stop it.
     upstream.reply({ text: answer, delayMs: 100 });
     const client = openEventSource(`${url}/user_request?input=hi`);
     await client.next('token', 5000);
@@ -462,6 +463,7 @@ describe('EventSource against the real server', () => {
 
   it('POST /stop while streaming: the upstream connection closes within 1 s, the stream ends with done stopped', async () => {
     const { url, post } = await startServer();
+    // A model still answering (4 s) when the stop comes: the stop, not the answer's end, must close it.
     upstream.reply({ text: words(40), delayMs: 100 });
     const client = openEventSource(`${url}/user_request?input=hi`);
     await client.until('2 tokens', () => client.tokens().length >= 2);
