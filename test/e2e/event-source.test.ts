@@ -5,46 +5,60 @@
  * connection shows: reconnects, Last-Event-ID, 204, disconnects, the resume grace, /stop.
  */
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
 import { serve } from '@hono/node-server';
 import { EventSource, type FetchLike } from 'eventsource';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { AppConfig, AppDependencies } from '../../src/app.js';
 import type { ServersConfig } from '../../src/tools/servers-config.js';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { createHold } from '../helpers/fake-upstream.js';
 import { everythingServer, faultServer, servers } from '../helpers/mcp-servers.js';
-import { parseSse } from '../helpers/sse.js';
+import { openStream, parseSse } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // One fake upstream per test, so that a failed test cannot leave queued replies to the next one.
-let upstream: FakeUpstream;
+const upstream = useFakeUpstream({ each: true });
 const cleanups: Array<() => unknown> = [];
 
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
+// Registered after useFakeUpstream's, so it runs before the upstream closes.
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  await upstream.close();
 });
 afterAll(() => closeToolProviders());
 
-const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-/** Polls `condition` until it returns something truthy; fails after `timeout` ms naming `what`. */
-async function until<T>(
-  what: string,
-  condition: () => T | undefined | null | false | Promise<T | undefined>,
-  timeout = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
-    await sleep(10);
-  }
+/**
+ * Conditions re-checked at each `changed()` (an event arrived, a connection failed), not on a timer:
+ * `until` resolves with the condition's first truthy value, or fails after `timeout` ms naming `what`.
+ */
+function createConditions() {
+  const checks = new Set<() => void>();
+  return {
+    changed() {
+      for (const check of [...checks]) check();
+    },
+    until<T>(what: () => string, condition: () => T | undefined | null | false, timeout = 5000): Promise<T> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const value = condition();
+          if (!value) return;
+          finish();
+          resolve(value);
+        };
+        const timer = setTimeout(() => {
+          finish();
+          reject(new Error(`timed out after ${timeout} ms waiting for ${what()}`));
+        }, timeout);
+        const finish = () => {
+          checks.delete(check);
+          clearTimeout(timer);
+        };
+        checks.add(check);
+        check();
+      });
+    },
+  };
 }
 
 /** Resolves with the ms `promise` took from `since`, or rejects after `timeout` ms. */
@@ -72,6 +86,21 @@ async function startServer(
     server = serve({ fetch: built.app.fetch, port: 0, hostname: '127.0.0.1' }, resolve) as Server;
   });
   const http = server as Server;
+  const open = new Set<{ path: string; response: ServerResponse }>();
+  http.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const entry = { path: (request.url ?? '').split('?')[0], response };
+    open.add(entry);
+    response.on('close', () => open.delete(entry));
+  });
+  /**
+   * Resolves once the response to the open request on `path` has closed: the server saw its client
+   * go away. The server's own close handler (which stops following the turn) has run by then.
+   */
+  const responseClosed = (path: string) => {
+    const entry = [...open].find((candidate) => candidate.path === path);
+    if (!entry) throw new Error(`no open request on ${path}`);
+    return new Promise<void>((resolve) => entry.response.once('close', () => resolve()));
+  };
   cleanups.push(async () => {
     http.closeAllConnections();
     await new Promise<void>((resolve) => http.close(() => resolve()));
@@ -84,7 +113,7 @@ async function startServer(
       body: JSON.stringify(body),
     });
   const sessionState = async () => (await fetch(`${url}/session_state`)).json();
-  return { ...built, url, port: info.port, post, sessionState };
+  return { ...built, url, port: info.port, post, sessionState, responseClosed };
 }
 
 /** A TCP proxy to `port` whose open connections can be cut (from the server's side) while new ones go through. */
@@ -144,14 +173,20 @@ const streamEvents = ['session', 'token', 'approval_required', 'tool_call', 'too
 /**
  * An EventSource on `url` whose fetches are recorded (URL, Last-Event-ID sent, status). `headers`
  * are added to each request; `retry` prepends a `retry:` field to each event stream, as a server
- * choosing a shorter reconnection time would (the client's default is 3 s).
+ * choosing a shorter reconnection time would (the client's default is 3 s); each reconnect waits
+ * for `beforeReconnect`, so that a test decides when the client comes back.
  */
-function openEventSource(url: string, options: { headers?: Record<string, string>; retry?: number } = {}) {
+function openEventSource(
+  url: string,
+  options: { headers?: Record<string, string>; retry?: number; beforeReconnect?: () => Promise<void> } = {},
+) {
+  const conditions = createConditions();
   const fetched: Fetched[] = [];
   const received: Received[] = [];
   /** Connection errors (not the server's `error` event), with the state the client was left in. */
   const failures: Array<{ code?: number; readyState: number; afterEvents: number }> = [];
   const recordingFetch: FetchLike = async (input, init) => {
+    if (fetched.length > 0) await options.beforeReconnect?.();
     const entry: Fetched = { url: String(input), lastEventId: init.headers['Last-Event-ID'] };
     fetched.push(entry);
     const response = await fetch(input, { ...init, headers: { ...init.headers, ...options.headers } });
@@ -169,17 +204,21 @@ function openEventSource(url: string, options: { headers?: Record<string, string
   };
   const source = new EventSource(url, { fetch: recordingFetch });
   cleanups.push(() => source.close());
-  const record = (event: MessageEvent) =>
+  const record = (event: MessageEvent) => {
     received.push({ event: event.type, id: event.lastEventId, data: JSON.parse(event.data) });
+    conditions.changed();
+  };
   for (const name of streamEvents) source.addEventListener(name, record);
   source.addEventListener('error', (event: Event) => {
     if (event instanceof MessageEvent) record(event);
-    else
+    else {
       failures.push({
         code: (event as Event & { code?: number }).code,
         readyState: source.readyState,
         afterEvents: received.length,
       });
+      conditions.changed();
+    }
   });
   const names = () => received.map((event) => event.event);
   const tokens = () => received.filter((event) => event.event === 'token').map((event) => event.data.content);
@@ -190,15 +229,23 @@ function openEventSource(url: string, options: { headers?: Record<string, string
     failures,
     names,
     tokens,
+    /** Waits until `condition` holds, re-checked at each event and connection failure. */
+    until: <T>(what: string, condition: () => T | undefined | null | false, timeout = 5000) =>
+      conditions.until(() => `${what}; got ${names().join(', ')}`, condition, timeout),
     /** Waits for the first event named `name` (after `from` events) and returns it. */
     next: (name: string, timeout = 5000, from = 0) =>
-      until(
-        `a "${name}" event; got ${names().join(', ')}`,
+      conditions.until(
+        () => `a "${name}" event; got ${names().join(', ')}`,
         () => received.slice(from).find((e) => e.event === name),
         timeout,
       ),
+    /** Waits for the client to give up (it does so in an `error` event, after which it is CLOSED). */
     closed: (timeout = 5000) =>
-      until('EventSource to be CLOSED', () => source.readyState === EventSource.CLOSED, timeout),
+      conditions.until(
+        () => 'EventSource to be CLOSED',
+        () => source.readyState === EventSource.CLOSED,
+        timeout,
+      ),
   };
 }
 
@@ -285,15 +332,37 @@ describe('EventSource against the real server', () => {
     expect(state.messages.filter((message: { role: string }) => message.role === 'user')).toHaveLength(1);
   });
 
-  it('a connection cut mid-answer: EventSource reconnects with Last-Event-ID and gets the rest, no gap, no duplicate, one upstream request', async () => {
-    const { port } = await startServer();
+  it('a connection cut mid-answer: EventSource reconnects with Last-Event-ID and gets the tokens of the gap once, in order, then the rest; one upstream request', async () => {
+    const { port, responseClosed } = await startServer();
     const proxy = await startProxy(port);
     const answer = words(20);
-    upstream.reply({ text: answer, delayMs: 50 });
-    const client = openEventSource(`${proxy.url}/user_request?input=hi`, { retry: 100 });
+    const beforeCut = createHold(4);
+    const afterGap = createHold(12);
+    upstream.reply({ text: answer, holds: [beforeCut, afterGap] });
+    let reconnect = () => {};
+    const reconnectAllowed = new Promise<void>((resolve) => {
+      reconnect = resolve;
+    });
+    const client = openEventSource(`${proxy.url}/user_request?input=hi`, {
+      retry: 100,
+      beforeReconnect: () => reconnectAllowed,
+    });
 
-    await until('4 tokens', () => client.tokens().length >= 4);
+    await beforeCut.reached;
+    await client.until('4 tokens', () => client.tokens().length === 4);
+    const serverSawCut = responseClosed('/user_request');
     proxy.cut();
+    await serverSawCut;
+    await client.until('the cut', () => client.failures.length === 1);
+    // Nobody is connected: the model says tokens 4 to 11, then waits.
+    beforeCut.release();
+    await afterGap.reached;
+    expect(client.fetched).toHaveLength(1);
+    reconnect();
+    // The upstream is still held: these can only be the gap's tokens, kept and replayed by the server.
+    await client.until('the 8 tokens of the gap', () => client.tokens().length >= 12);
+    expect(client.tokens()).toEqual(answer.slice(0, 12));
+    afterGap.release();
     await client.next('done', 8000);
     await client.closed(5000);
 
@@ -303,7 +372,7 @@ describe('EventSource against the real server', () => {
     // It came back once with the id of the last event it had, mid-answer; then once more after done: 204.
     expect(client.fetched.map((request) => request.status)).toEqual([200, 200, 204]);
     expect(client.fetched[1].lastEventId).toBe(client.received[cut.afterEvents - 1].id);
-    expect(cut.afterEvents).toBeLessThan(21);
+    expect(cut.afterEvents).toBe(5);
     expect(client.fetched[2].lastEventId).toBe(client.received.at(-1)?.id);
 
     expect(client.names()).toEqual(['session', ...answer.map(() => 'token'), 'done']);
@@ -318,29 +387,26 @@ describe('EventSource against the real server', () => {
   it('a client that goes away without coming back: the upstream request is aborted after the resume grace, the partial text kept', async () => {
     const { url, sessionState } = await startServer({ resumeGrace: 500 });
     const answer = words(40);
+    // A model still answering (4 s) well past the grace: the grace, not the answer's end, must stop it.
     upstream.reply({ text: answer, delayMs: 100 });
     const client = openEventSource(`${url}/user_request?input=hi`);
     await client.next('token', 5000);
     client.source.close();
     const closedAt = Date.now();
 
-    const [request] = await until(
-      'the upstream chat request',
-      () => upstream.chatRequests().length > 0 && upstream.chatRequests(),
-    );
+    const [request] = await upstream.untilChatRequests(1);
     const elapsed = await settlesWithin(request.closed, closedAt, 3000, 'the upstream connection to close');
     // Not at once (a disconnect is not a stop), and within the grace + 1 s.
     expect(elapsed).toBeGreaterThanOrEqual(300);
     expect(elapsed).toBeLessThan(1500);
 
-    const state = await until(
-      'the session to be idle',
-      async () => {
-        const current = await sessionState();
-        return current.status === 'idle' ? current : undefined;
-      },
-      3000,
-    );
+    // Following the turn from the last event seen ends with its done: then the session is idle.
+    const rest = await fetch(`${url}/events`, {
+      headers: { accept: 'text/event-stream', 'Last-Event-ID': client.received.at(-1)?.id ?? '' },
+    });
+    expect(parseSse(await rest.text()).at(-1)?.event).toBe('done');
+    const state = await sessionState();
+    expect(state.status).toBe('idle');
     const last = state.messages.at(-1);
     expect(last.role).toBe('assistant');
     expect(last.content.length).toBeGreaterThan(0);
@@ -350,23 +416,39 @@ describe('EventSource against the real server', () => {
     expect(upstream.chatRequests()).toHaveLength(1);
   });
 
-  it('a client that comes back within the grace with GET /events and Last-Event-ID gets every remaining token', async () => {
-    const { url } = await startServer({ resumeGrace: 5000 });
+  it('a client that comes back within the grace with GET /events and Last-Event-ID gets the tokens said while it was away once, in order, then the rest', async () => {
+    const { url, responseClosed } = await startServer({ resumeGrace: 5000 });
     const answer = words(20);
-    upstream.reply({ text: answer, delayMs: 50 });
+    const beforeLeaving = createHold(3);
+    const afterGap = createHold(10);
+    upstream.reply({ text: answer, holds: [beforeLeaving, afterGap] });
     const client = openEventSource(`${url}/user_request?input=hi`);
-    await until('3 tokens', () => client.tokens().length >= 3);
+    await beforeLeaving.reached;
+    await client.until('3 tokens', () => client.tokens().length === 3);
+    const serverSawLeaving = responseClosed('/user_request');
     client.source.close();
+    await serverSawLeaving;
     const before = [...client.received];
     const lastId = before.at(-1)?.id as string;
-    await sleep(300); // some tokens are produced while nobody follows
+    // Nobody follows: the model says tokens 3 to 9, then waits.
+    beforeLeaving.release();
+    await afterGap.reached;
 
     const response = await fetch(`${url}/events`, {
       headers: { accept: 'text/event-stream', 'Last-Event-ID': lastId },
     });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const resumed = parseSse(await response.text());
+    const stream = openStream(response);
+    // The upstream is still held: these can only be the gap's tokens, kept and replayed by the server.
+    const complete = (text: string) => text.slice(0, text.lastIndexOf('\n\n') + 2);
+    await stream.until((text) => complete(text).split('event: token\n').length - 1 >= 7);
+    const gap = parseSse(complete(stream.text()));
+    expect(gap.map((event) => event.data.content)).toEqual(answer.slice(3, 10));
+    expect(upstream.chatRequests()).toHaveLength(1);
+    afterGap.release();
+    await stream.rest();
+    const resumed = parseSse(stream.text());
 
     expect(resumed.map((event) => event.event)).toEqual([
       ...answer.slice(before.filter((event) => event.event === 'token').length).map(() => 'token'),
@@ -381,9 +463,10 @@ describe('EventSource against the real server', () => {
 
   it('POST /stop while streaming: the upstream connection closes within 1 s, the stream ends with done stopped', async () => {
     const { url, post } = await startServer();
+    // A model still answering (4 s) when the stop comes: the stop, not the answer's end, must close it.
     upstream.reply({ text: words(40), delayMs: 100 });
     const client = openEventSource(`${url}/user_request?input=hi`);
-    await until('2 tokens', () => client.tokens().length >= 2);
+    await client.until('2 tokens', () => client.tokens().length >= 2);
 
     const stoppedAt = Date.now();
     const stop = await post('/stop', {});
@@ -397,7 +480,7 @@ describe('EventSource against the real server', () => {
     expect(done.data.message).toBe(client.tokens().join(''));
     expect(client.names().at(-1)).toBe('done');
     // The server then closes the stream: the client sees the connection end after done.
-    await until('the stream to end', () =>
+    await client.until('the stream to end', () =>
       client.failures.find((failure) => failure.afterEvents === client.received.length),
     );
     client.source.close();

@@ -1,15 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
 import { startServer } from '../helpers/server-process.js';
 import { canaryApiKey, projectDirectory, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeUpstream();
 
 const json = (body: unknown) => ({
   method: 'POST',
@@ -69,15 +65,12 @@ describe('the real server, started as npm start starts it', () => {
       cwd: projectDirectory,
     });
     try {
-      let health: { mcp: Record<string, string> } = { mcp: {} };
-      for (let attempt = 0; attempt < 100 && health.mcp.filesystem !== 'connected'; attempt += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        health = await (await fetch(`${server.url}/health`)).json();
-      }
-      expect(health.mcp).toEqual({ filesystem: 'connected' });
+      // Listing a session's tools waits for the servers' connections: after it, /health has news.
       const state = await (await fetch(`${server.url}/session_state`)).json();
       expect(state.tools.map((tool: { name: string }) => tool.name)).toContain('write_file');
       expect(state.tools.every((tool: { requires_approval: boolean }) => tool.requires_approval)).toBe(true);
+      const health = await (await fetch(`${server.url}/health`)).json();
+      expect(health.mcp).toEqual({ filesystem: 'connected' });
     } finally {
       await server.stop();
     }

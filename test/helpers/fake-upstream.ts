@@ -21,7 +21,10 @@ export type FakeReply =
       text?: string[];
       toolCalls?: FakeToolCall[];
       usage?: { prompt: number; completion: number };
+      /** Waits this long before each text chunk: a slow model, when slowness is what a test is about. */
       delayMs?: number;
+      /** Points where the answer stops until the test releases it (see `createHold`). */
+      holds?: Hold[];
       /** Sends each text chunk in two network writes cut inside its first multi-byte character. */
       splitCharacters?: boolean;
     }
@@ -29,6 +32,36 @@ export type FakeReply =
   | { midStreamError: string; text: string[] }
   | { truncate: true; text: string[] }
   | { hang: true };
+
+/**
+ * A point in a streamed answer where the fake upstream stops until the test says go on: the event a
+ * test waits for instead of a sleep ("the model has said this much; it is still answering").
+ */
+export interface Hold {
+  /** The index of the text chunk the fake waits before. */
+  before: number;
+  /** Resolves once every chunk before `before` has been written to the socket. */
+  reached: Promise<void>;
+  /** Lets the fake send the rest. */
+  release(): void;
+  /** Resolves when released (used by the fake). */
+  released: Promise<void>;
+  /** Marks the hold reached (used by the fake). */
+  arrive(): void;
+}
+
+/** A hold before text chunk `before` (0: before the first chunk, i.e. once the request arrived). */
+export function createHold(before: number): Hold {
+  let arrive!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => {
+    arrive = resolve;
+  });
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  return { before, reached, released, arrive, release };
+}
 
 export interface RecordedRequest {
   method: string;
@@ -50,6 +83,7 @@ export async function startFakeUpstream() {
   const replies: FakeReply[] = [];
   const requests: RecordedRequest[] = [];
   const sockets = new Set<Socket>();
+  const waiting = new Set<() => void>();
 
   const server = createServer(async (request, response) => {
     const chunks: Buffer[] = [];
@@ -63,6 +97,7 @@ export async function startFakeUpstream() {
     }
     const closed = new Promise<void>((resolve) => response.on('close', () => resolve()));
     requests.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, closed });
+    for (const check of waiting) check();
     const path = (request.url ?? '').split('?')[0];
     if (path === '/api/chat' && request.method === 'POST')
       return ollamaChat(body, replies.shift() ?? { text: ['ok'] }, response);
@@ -92,6 +127,19 @@ export async function startFakeUpstream() {
     },
     /** The chat requests received (not model listings). */
     chatRequests: () => requests.filter((request) => request.method === 'POST'),
+    /** Resolves with the chat requests once at least `count` have arrived. */
+    untilChatRequests(count: number): Promise<RecordedRequest[]> {
+      const chat = () => requests.filter((request) => request.method === 'POST');
+      return new Promise((resolve) => {
+        const check = () => {
+          if (chat().length < count) return;
+          waiting.delete(check);
+          resolve(chat());
+        };
+        waiting.add(check);
+        check();
+      });
+    },
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -130,7 +178,10 @@ function json(response: ServerResponse, status: number, body: unknown) {
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
 }
 
-/** Writes text, optionally in two writes (with a pause between) cut inside a multi-byte character. */
+/**
+ * Writes text, optionally in two writes cut inside a multi-byte character, with a pause between so
+ * that they reach the reader as two network reads (a pause in the wire, not a wait for an outcome).
+ */
 async function writeText(response: ServerResponse, text: string, split: boolean) {
   const bytes = Buffer.from(text, 'utf8');
   const cut = bytes.findIndex((byte) => byte >= 0x80 && byte < 0xc0);
@@ -144,6 +195,19 @@ async function writeText(response: ServerResponse, text: string, split: boolean)
 }
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
+
+/** Before text chunk `index` (or the end, at `text.length`): the reply's delay, then any hold there. */
+async function pace(reply: FakeReply, index: number, response: ServerResponse) {
+  if ('hang' in reply || 'error' in reply || 'midStreamError' in reply || 'truncate' in reply) return;
+  if (reply.delayMs && index < (reply.text?.length ?? 0)) await sleep(reply.delayMs);
+  for (const hold of reply.holds ?? []) {
+    if (hold.before !== index) continue;
+    // Written means flushed: a socket's write callbacks run in order, so this one after the earlier writes'.
+    await new Promise<void>((resolve) => (response.socket ? response.socket.write('', () => resolve()) : resolve()));
+    hold.arrive();
+    await hold.released;
+  }
+}
 const argumentsObject = (call: FakeToolCall) => (typeof call.arguments === 'string' ? {} : call.arguments);
 const argumentsString = (call: FakeToolCall) =>
   typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments);
@@ -191,11 +255,12 @@ async function ollamaChat(body: any, reply: FakeReply, response: ServerResponse)
     });
   }
   response.writeHead(200, { 'content-type': 'application/x-ndjson' });
-  for (const piece of text) {
-    if ('delayMs' in reply && reply.delayMs) await sleep(reply.delayMs);
+  for (const [index, piece] of text.entries()) {
+    await pace(reply, index, response);
     if (response.destroyed) return;
     await writeText(response, line(piece), 'splitCharacters' in reply && reply.splitCharacters === true);
   }
+  await pace(reply, text.length, response);
   if ('midStreamError' in reply) return response.end(`${JSON.stringify({ error: reply.midStreamError })}\n`);
   if ('truncate' in reply) return response.end();
   for (const call of toolCalls) response.write(line('', { tool_calls: [call] }));
@@ -306,11 +371,12 @@ async function openaiChat(body: any, reply: FakeReply, response: ServerResponse,
   }
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
   response.write(chunk({ role: 'assistant', content: '', refusal: null }));
-  for (const piece of text) {
-    if ('delayMs' in reply && reply.delayMs) await sleep(reply.delayMs);
+  for (const [index, piece] of text.entries()) {
+    await pace(reply, index, response);
     if (response.destroyed) return;
     await writeText(response, chunk({ content: piece }), 'splitCharacters' in reply && reply.splitCharacters === true);
   }
+  await pace(reply, text.length, response);
   if ('midStreamError' in reply) {
     return response.end(
       `data: ${JSON.stringify({ error: { message: reply.midStreamError, type: 'server_error' } })}\n\n`,

@@ -8,8 +8,12 @@
  * Over Streamable HTTP, call `startFaultHttpServer()` in the test process: it listens on 127.0.0.1 on an
  * ephemeral port, with stateful sessions (one `McpServer` + transport per session).
  *
- * Configuration: `FAULT_COUNT_FILE`, a file that `count`, `exit_mid_call`, `slow` and `delete_everything`
- * append one line to (read when the server is created; tools that write to it skip the write when unset).
+ * Configuration: `FAULT_COUNT_FILE`, a file that `count`, `exit_mid_call`, `slow`, `hang` and
+ * `delete_everything` append lines to (read when the server is created; tools that write to it skip the
+ * write when unset). `slow` and `hang` write `<tool>-start` when a call starts and `<tool>-stopped` when
+ * its signal aborts; `slow` writes `slow-done` when it finishes. Each `notifications/cancelled` the
+ * server receives writes `cancelled`, read off the wire before the SDK handles it. A test awaits these
+ * lines with `untilLine` (test/helpers/until-line.ts).
  *
  * `exit_mid_call` differs between the two modes: over stdio it exits the process (code 1) 50 ms into the call,
  * without answering; over HTTP, where the server lives in the test process, it instead destroys the socket of
@@ -26,6 +30,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   type CallToolResult,
   isInitializeRequest,
@@ -48,6 +53,20 @@ export interface FaultServerOptions {
 
 const text = (value: string): CallToolResult => ({ content: [{ type: 'text', text: value }] });
 
+/** Appends `line` to the count file, when there is one. */
+const recorder = (countFile: string | undefined) => (line: string) => {
+  if (countFile) appendFileSync(countFile, `${line}\n`);
+};
+
+/** Records `cancelled` for each `notifications/cancelled` that reaches `transport` (call after connect). */
+function recordCancellations(transport: Transport, record: (line: string) => void) {
+  const handle = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    if ('method' in message && message.method === 'notifications/cancelled') record('cancelled');
+    handle?.(message, extra);
+  };
+}
+
 /** A promise that never settles on its own, and rejects when `signal` aborts. */
 function untilAborted(signal: AbortSignal): Promise<never> {
   return new Promise<never>((_resolve, reject) => {
@@ -58,9 +77,11 @@ function untilAborted(signal: AbortSignal): Promise<never> {
 
 /** Creates an `McpServer` with every fault tool registered (not yet connected). */
 export function createFaultServer(options: FaultServerOptions = {}): McpServer {
-  const countFile = options.countFile ?? process.env.FAULT_COUNT_FILE;
-  const record = (line: string) => {
-    if (countFile) appendFileSync(countFile, `${line}\n`);
+  const record = recorder(options.countFile ?? process.env.FAULT_COUNT_FILE);
+  /** Writes `<tool>-start` now and `<tool>-stopped` when the call's signal aborts. */
+  const recordRun = (tool: string, extra: FaultToolExtra) => {
+    record(`${tool}-start`);
+    extra.signal.addEventListener('abort', () => record(`${tool}-stopped`), { once: true });
   };
   const onExitMidCall = options.onExitMidCall ?? (() => process.exit(1));
 
@@ -123,9 +144,10 @@ export function createFaultServer(options: FaultServerOptions = {}): McpServer {
     },
   );
 
-  server.registerTool('hang', { description: 'Never answers (until the call is cancelled).' }, async (extra) =>
-    untilAborted(extra.signal),
-  );
+  server.registerTool('hang', { description: 'Never answers (until the call is cancelled).' }, async (extra) => {
+    recordRun('hang', extra);
+    return untilAborted(extra.signal);
+  });
 
   server.registerTool(
     'big',
@@ -143,6 +165,7 @@ export function createFaultServer(options: FaultServerOptions = {}): McpServer {
       inputSchema: { ms: z.number().min(0), steps: z.number().int().min(0).optional() },
     },
     async ({ ms, steps = 5 }, extra) => {
+      recordRun('slow', extra);
       const progressToken = extra._meta?.progressToken;
       if (steps === 0) await sleep(ms, undefined, { signal: extra.signal });
       // Each notification goes out at the start of its step, so the last one precedes the result by ms/steps:
@@ -282,6 +305,7 @@ export async function startFaultHttpServer(options: { countFile?: string } = {})
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };
       await server.connect(transport);
+      recordCancellations(transport, recorder(countFile));
       await transport.handleRequest(request, response, body);
     } catch (error) {
       if (!response.headersSent) jsonRpcError(response, 500, `Internal server error: ${String(error)}`);
@@ -320,6 +344,8 @@ function isMain(): boolean {
 
 if (isMain()) {
   const server = createFaultServer();
-  await server.connect(new StdioServerTransport());
+  const transport = new StdioServerTransport();
+  await server.connect(transport);
+  recordCancellations(transport, recorder(process.env.FAULT_COUNT_FILE));
   console.error('mcp-fault-server: serving over stdio');
 }

@@ -1,14 +1,11 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { createMemoryStore } from '../../src/store/memory-store.js';
 import { buildTestApp, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeUpstream();
 
 describe('POST /start_session', () => {
   it('answers 201 with the session state, the server defaults filling unset fields', async () => {
@@ -201,10 +198,17 @@ describe('naming a session', () => {
   });
 
   it('expires a session after --session-ttl without activity', async () => {
-    const { post, app } = await buildTestApp(upstream, { sessionTtl: 100 });
+    let clock = Date.parse('2025-07-07T12:00:00Z');
+    const now = () => clock;
+    const { post, app } = await buildTestApp(
+      upstream,
+      { sessionTtl: 100 },
+      { dependencies: { now, store: createMemoryStore({ now }) } },
+    );
     const { session_id } = await (await post('/start_session', {})).json();
+    clock += 99;
     expect((await app.request(`/session_state?session_id=${session_id}`)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    clock += 100;
     expect((await app.request(`/session_state?session_id=${session_id}`)).status).toBe(404);
   });
 });

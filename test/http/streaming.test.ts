@@ -1,17 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { createHold } from '../helpers/fake-upstream.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { frame, openStream, parseSse, sequentialIds } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await closeToolProviders();
-  await upstream.close();
-});
+const upstream = useFakeUpstream();
+afterAll(() => closeToolProviders());
 beforeEach(() => {
   upstream.requests.length = 0;
 });
@@ -239,9 +234,14 @@ describe('approvals on an open stream', () => {
 
   it('keeps an idle stream alive with ": ping" comments', async () => {
     const { post } = await buildTestApp(upstream, {}, { dependencies: { keepAlive: 120 } });
-    upstream.reply({ text: ['slow'], delayMs: 400 });
-    const text = await (await post('/user_request', { input: 'hi', stream: true })).text();
-    expect(text).toContain(': ping\n\n');
+    // The model says nothing until the stream has pinged twice.
+    const silence = createHold(0);
+    upstream.reply({ text: ['slow'], holds: [silence] });
+    const stream = openStream(await post('/user_request', { input: 'hi', stream: true }));
+    await silence.reached;
+    await stream.until((text) => text.split(': ping\n\n').length - 1 >= 2);
+    silence.release();
+    const text = `${stream.text()}${await stream.rest()}`;
     expect(parseSse(text).map((event) => event.event)).toEqual(['session', 'token', 'done']);
   });
 });
@@ -345,7 +345,9 @@ describe('replay across an approval wait that timed out', () => {
 describe('a JSON client that goes away', () => {
   it('is not a stop: the turn runs on for the resume grace, then the upstream request is aborted', async () => {
     const { app } = await buildTestApp(upstream, { resumeGrace: 300 });
-    upstream.reply({ text: Array.from({ length: 40 }, (_, index) => `t${index} `), delayMs: 50 });
+    // A slow model (the grace is measured against it), which has said two tokens when the client leaves.
+    const twoTokens = createHold(2);
+    upstream.reply({ text: Array.from({ length: 40 }, (_, index) => `t${index} `), delayMs: 50, holds: [twoTokens] });
     const client = new AbortController();
     const pending = Promise.resolve(
       app.request(
@@ -357,9 +359,10 @@ describe('a JSON client that goes away', () => {
         }),
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await twoTokens.reached;
     const left = Date.now();
     client.abort();
+    twoTokens.release();
     await pending;
     await upstream.chatRequests().at(-1)?.closed;
     const waited = Date.now() - left;

@@ -1,12 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { createHold } from '../helpers/fake-upstream.js';
 import { buildTestApp, canaryApiKey } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeUpstream();
 beforeEach(() => {
   upstream.requests.length = 0;
 });
@@ -90,12 +87,16 @@ describe('POST /user_request in JSON mode', () => {
 
   it('refuses a second turn while one runs: 409 turn_in_progress', async () => {
     const { post } = await buildTestApp(upstream);
-    upstream.reply({ text: ['a', 'b', 'c'], delayMs: 150 });
+    const midAnswer = createHold(1);
+    upstream.reply({ text: ['a', 'b', 'c'], holds: [midAnswer] });
     const first = post('/user_request', { input: 'slow' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await midAnswer.reached;
     const second = await post('/user_request', { input: 'again' });
     expect(second.status).toBe(409);
     expect((await second.json()).error.code).toBe('turn_in_progress');
+    midAnswer.release();
     expect((await first).status).toBe(200);
+    expect(await (await first).json()).toMatchObject({ message: 'abc' });
+    expect(upstream.chatRequests()).toHaveLength(1);
   });
 });

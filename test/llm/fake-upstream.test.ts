@@ -1,14 +1,10 @@
 import { Ollama } from 'ollama/browser';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // The fake must be parsed by the official clients exactly as the real services are.
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeUpstream();
 
 describe('fake upstream, read by the official openai client', () => {
   const client = () => new OpenAI({ baseURL: upstream.openaiUrl, apiKey: 'sk-test', maxRetries: 0 });

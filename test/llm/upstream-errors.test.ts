@@ -1,13 +1,10 @@
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
+import { createHold } from '../helpers/fake-upstream.js';
 import { buildTestApp, canaryApiKey } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeUpstream();
 
 /** A port on 127.0.0.1 that nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -87,9 +84,12 @@ describe.each(['ollama', 'openai'] as const)('upstream failures through the %s a
 
   it('an upstream that stalls mid-answer also times out', async () => {
     const { post } = await buildTestApp(upstream, { provider, upstreamTimeout: 200 });
-    upstream.reply({ text: ['a', 'b'], delayMs: 600 });
+    const stall = createHold(1);
+    upstream.reply({ text: ['a', 'b'], holds: [stall] });
     const response = await post('/user_request', { input: 'hi' });
     expect(response.status).toBe(504);
+    await upstream.chatRequests().at(-1)?.closed;
+    stall.release();
   });
 });
 

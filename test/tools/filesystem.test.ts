@@ -1,19 +1,13 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { filesystemServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await closeToolProviders();
-  await upstream.close();
-});
+const upstream = useFakeUpstream();
+afterAll(() => closeToolProviders());
 
 const writeCall = { name: 'write_file', arguments: { path: 'a.txt', content: 'hello from the model' } };
 

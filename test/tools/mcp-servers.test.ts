@@ -4,23 +4,18 @@ import { mkdir, readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { AppConfig } from '../../src/app.js';
-import { type FakeUpstream, type RecordedRequest, startFakeUpstream } from '../helpers/fake-upstream.js';
-import { type FaultHttpServer, startFaultHttpServer } from '../helpers/mcp-fault-server.js';
+import type { RecordedRequest } from '../helpers/fake-upstream.js';
+import { startFaultHttpServer } from '../helpers/mcp-fault-server.js';
 import { everythingServer, faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders, projectDirectory, temporaryDirectory } from '../helpers/test-app.js';
+import { linesOf, untilLine } from '../helpers/until-line.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await closeToolProviders();
-  await upstream.close();
-});
+const upstream = useFakeUpstream();
+afterAll(() => closeToolProviders());
 
 const build = (entries: Record<string, unknown>, overrides: Partial<AppConfig> = {}) =>
   buildTestApp(upstream, overrides, { servers: servers(entries) });
@@ -35,32 +30,7 @@ const toolMessages = (request: RecordedRequest | undefined): Array<{ role: strin
 
 const lastRequest = () => upstream.chatRequests().at(-1);
 
-const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-
 const countFileIn = async (name = 'count.txt') => join(await temporaryDirectory('mcp-count-'), name);
-
-describe('@modelcontextprotocol/server-everything over stdio', () => {
-  it('offers its tools to the model and hands an auto-approved echo result to the model', async () => {
-    const { post } = await build({ everything: everythingServer({ autoApprove: ['echo'] }) });
-    const before = upstream.chatRequests().length;
-    upstream.reply(
-      { text: ['Echoing.'], toolCalls: [{ name: 'echo', arguments: { message: 'hello over stdio' } }] },
-      { text: ['It said hello.'] },
-    );
-    const response = await post('/user_request', { input: 'echo something' });
-    expect(response.status).toBe(200);
-    const body = await response.json();
-    expect(body).toMatchObject({
-      requires_approval: false,
-      message: 'It said hello.',
-      tool_calls: [{ name: 'echo', server: 'everything', status: 'executed', is_error: false }],
-    });
-    const requests = upstream.chatRequests().slice(before);
-    expect(requests).toHaveLength(2);
-    expect(offered(requests[0])).toEqual(expect.arrayContaining(['echo', 'get-sum']));
-    expect(toolMessages(requests[1]).at(-1)?.content).toContain('Echo: hello over stdio');
-  });
-});
 
 async function freePort(): Promise<number> {
   const server = createNetServer();
@@ -70,154 +40,70 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe('MCP servers over Streamable HTTP on 127.0.0.1', () => {
-  let everything: ChildProcess;
-  let everythingUrl: string;
-  let faultHttp: FaultHttpServer;
-  let faultCountFile: string;
-
-  beforeAll(async () => {
-    const port = await freePort();
-    everything = spawn(
-      process.execPath,
-      [join(projectDirectory, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'streamableHttp'],
-      { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    everything.stdout?.resume();
-    await new Promise<void>((resolve, reject) => {
-      let output = '';
-      const timer = setTimeout(() => reject(new Error(`server-everything did not start:\n${output}`)), 15_000);
-      everything.stderr?.on('data', (chunk) => {
-        output += chunk;
-        if (/listening/i.test(output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      everything.on('exit', (code) => reject(new Error(`server-everything exited with ${code}:\n${output}`)));
+/** server-everything over Streamable HTTP, in its own process; resolves once it listens. */
+async function startEverythingOverHttp() {
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(projectDirectory, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js'), 'streamableHttp'],
+    { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.resume();
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`server-everything did not start:\n${output}`)), 15_000);
+    child.stderr?.on('data', (chunk) => {
+      output += chunk;
+      if (/listening/i.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
     });
-    everythingUrl = `http://127.0.0.1:${port}/mcp`;
-    faultCountFile = await countFileIn();
-    faultHttp = await startFaultHttpServer({ countFile: faultCountFile });
+    child.on('exit', (code) => reject(new Error(`server-everything exited with ${code}:\n${output}`)));
   });
-
-  afterAll(async () => {
-    await closeToolProviders();
-    await faultHttp?.close();
-    if (everything && everything.exitCode === null && everything.signalCode === null) {
-      const exited = new Promise((resolve) => everything.once('exit', resolve));
-      everything.kill('SIGTERM');
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
       await exited;
-    }
-  });
+    },
+  };
+}
 
-  it('server-everything: its tools are offered and an echo result reaches the model', async () => {
-    const { post } = await build({ everything: { url: everythingUrl, autoApprove: ['echo'] } });
-    const before = upstream.chatRequests().length;
-    upstream.reply(
-      { toolCalls: [{ name: 'echo', arguments: { message: 'hello over http' } }] },
-      { text: ['It said hello.'] },
-    );
-    const response = await post('/user_request', { input: 'echo something' });
-    expect(response.status).toBe(200);
-    const body = await response.json();
-    expect(body).toMatchObject({
-      requires_approval: false,
-      message: 'It said hello.',
-      tool_calls: [{ name: 'echo', server: 'everything', status: 'executed', is_error: false }],
-    });
-    const requests = upstream.chatRequests().slice(before);
-    expect(requests).toHaveLength(2);
-    expect(offered(requests[0])).toEqual(expect.arrayContaining(['echo', 'get-sum']));
-    expect(toolMessages(requests[1]).at(-1)?.content).toContain('Echo: hello over http');
-  });
+/** How a test reaches each of our two MCP servers over one transport (servers.json entries). */
+interface Transport {
+  name: string;
+  /** Starts what the transport needs for the file's tests; returns how to stop it. */
+  setup(): Promise<() => Promise<void>>;
+  everything(extra: Record<string, unknown>): Record<string, unknown>;
+  /** Our fault server, recording in `countFile` (over HTTP, a server of its own for the test). */
+  faults(countFile: string, extra: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
 
-  it('our fault server: count runs once over HTTP and its result reaches the model', async () => {
-    const { post } = await build({ faults: { url: faultHttp.url, autoApprove: ['count'] } });
-    const before = upstream.chatRequests().length;
-    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'over-http' } }] }, { text: ['Counted.'] });
-    const response = await post('/user_request', { input: 'count' });
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({
-      requires_approval: false,
-      message: 'Counted.',
-      tool_calls: [{ name: 'count', server: 'faults', status: 'executed', is_error: false }],
-    });
-    const requests = upstream.chatRequests().slice(before);
-    expect(offered(requests[0])).toEqual(expect.arrayContaining(['count', 'slow', 'hang']));
-    expect(toolMessages(requests[1]).at(-1)?.content).toBe('counted');
-    expect(await lines(faultCountFile)).toEqual(['over-http']);
-  });
-});
+const stdio: Transport = {
+  name: 'stdio',
+  setup: async () => async () => {},
+  everything: (extra) => everythingServer(extra),
+  faults: async (countFile, extra) => faultServer(countFile, extra),
+};
 
-describe('faults of a stdio server', () => {
-  it('exit_mid_call: the call fails at once with a tool error, and the server restarts on next use', async () => {
-    const countFile = await countFileIn();
-    const { post } = await build({ faults: faultServer(countFile, { autoApprove: ['exit_mid_call', 'count'] }) });
-    upstream.reply({ toolCalls: [{ name: 'exit_mid_call', arguments: {} }] }, { text: ['The server died.'] });
-    const started = Date.now();
-    const response = await post('/user_request', { input: 'crash it' });
-    const elapsed = Date.now() - started;
-    expect(response.status).toBe(200);
-    const body = await response.json();
-    expect(body).toMatchObject({
-      requires_approval: false,
-      message: 'The server died.',
-      tool_calls: [{ name: 'exit_mid_call', is_error: true }],
-    });
-    // Far below the 10 s call timeout of the test app: the exit itself failed the call.
-    expect(elapsed).toBeLessThan(3000);
-    const result = toolMessages(lastRequest()).at(-1);
-    expect(result?.content).toMatch(/exited/);
-    expect(await lines(countFile)).toEqual(['exit']);
-
-    upstream.reply({ toolCalls: [{ name: 'count', arguments: {} }] }, { text: ['Counted.'] });
-    const again = await post('/user_request', { input: 'count now' });
-    expect(again.status).toBe(200);
-    expect(await again.json()).toMatchObject({
-      message: 'Counted.',
-      tool_calls: [{ name: 'count', status: 'executed', is_error: false }],
-    });
-    expect(toolMessages(lastRequest()).at(-1)?.content).toBe('counted');
-    expect(await lines(countFile)).toEqual(['exit', 'run']);
-  });
-
-  it('hang with timeout: 1: the model gets an error saying the tool did not answer in time', async () => {
-    const countFile = await countFileIn();
-    const { post } = await build({ faults: faultServer(countFile, { autoApprove: ['hang'], timeout: 1 }) });
-    upstream.reply({ toolCalls: [{ name: 'hang', arguments: {} }] }, { text: ['It timed out.'] });
-    const started = Date.now();
-    const response = await post('/user_request', { input: 'hang' });
-    const elapsed = Date.now() - started;
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({
-      message: 'It timed out.',
-      tool_calls: [{ name: 'hang', is_error: true }],
-    });
-    expect(elapsed).toBeLessThan(5000);
-    expect(toolMessages(lastRequest()).at(-1)?.content).toMatch(/did not answer within 1\s?s/);
-  });
-
-  it('big (5 MB) with maxToolResultChars 1000: the model gets ~1000 characters and a truncation notice', async () => {
-    const countFile = await countFileIn();
-    const { post } = await build(
-      { faults: faultServer(countFile, { autoApprove: ['big'] }) },
-      { maxToolResultChars: 1000 },
-    );
-    upstream.reply({ toolCalls: [{ name: 'big', arguments: {} }] }, { text: ['That was big.'] });
-    const response = await post('/user_request', { input: 'big' });
-    expect(response.status).toBe(200);
-    const body = await response.json();
-    expect(body).toMatchObject({ message: 'That was big.', tool_calls: [{ name: 'big', is_error: false }] });
-    const content = toolMessages(lastRequest()).at(-1)?.content ?? '';
-    expect(content.startsWith('x'.repeat(1000))).toBe(true);
-    expect(content.startsWith('x'.repeat(1001))).toBe(false);
-    expect(content.length).toBeLessThan(1300);
-    expect(content).toMatch(/truncated/i);
-    expect(content).toContain(String(5 * 1024 * 1024));
-    expect(body.tool_calls[0].result.length).toBeLessThan(1300);
-  });
-});
+let everythingUrl = '';
+const streamableHttp: Transport = {
+  name: 'Streamable HTTP on 127.0.0.1',
+  async setup() {
+    const everything = await startEverythingOverHttp();
+    everythingUrl = everything.url;
+    return () => everything.stop();
+  },
+  everything: (extra) => ({ url: everythingUrl, ...extra }),
+  async faults(countFile, extra) {
+    const server = await startFaultHttpServer({ countFile });
+    onTestFinished(() => server.close());
+    return { url: server.url, ...extra };
+  },
+};
 
 type StateMessage = {
   role: string;
@@ -237,27 +123,98 @@ function expectEveryCallAnswered(messages: StateMessage[]) {
   });
 }
 
-describe('POST /stop', () => {
-  it('stops a running slow tool: the call is cancelled, the turn answers stopped, the history stays valid', async () => {
-    const countFile = await countFileIn();
-    const { app, post } = await build({ faults: faultServer(countFile, { autoApprove: ['slow'] }) });
-    expect((await post('/start_session', {})).status).toBe(201);
-    upstream.reply({ text: ['Working on it.'], toolCalls: [{ name: 'slow', arguments: { ms: 2000 } }] });
-    const pending = post('/user_request', { input: 'be slow' });
+describe.each([stdio, streamableHttp])('MCP servers over $name', (transport) => {
+  beforeAll(async () => {
+    const stop = await transport.setup();
+    return async () => {
+      await closeToolProviders();
+      await stop();
+    };
+  });
 
-    const deadline = Date.now() + 10_000;
-    let toolStarted = 0;
-    while (Date.now() < deadline) {
-      const state = await (await app.request('/session_state')).json();
-      const last: StateMessage | undefined = state.messages.at(-1);
-      if (state.status === 'running' && last?.role === 'assistant' && last.tool_calls?.length) {
-        toolStarted = Date.now();
-        break;
-      }
-      await sleep(25);
-    }
-    expect(toolStarted).toBeGreaterThan(0);
-    await sleep(300); // the MCP call is in flight
+  it('server-everything: its tools are offered and an auto-approved echo result reaches the model', async () => {
+    const { post } = await build({ everything: transport.everything({ autoApprove: ['echo'] }) });
+    const before = upstream.chatRequests().length;
+    upstream.reply(
+      { text: ['Echoing.'], toolCalls: [{ name: 'echo', arguments: { message: `hello over ${transport.name}` } }] },
+      { text: ['It said hello.'] },
+    );
+    const response = await post('/user_request', { input: 'echo something' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      requires_approval: false,
+      message: 'It said hello.',
+      tool_calls: [{ name: 'echo', server: 'everything', status: 'executed', is_error: false }],
+    });
+    const requests = upstream.chatRequests().slice(before);
+    expect(requests).toHaveLength(2);
+    expect(offered(requests[0])).toEqual(expect.arrayContaining(['echo', 'get-sum']));
+    expect(toolMessages(requests[1]).at(-1)?.content).toContain(`Echo: hello over ${transport.name}`);
+  });
+
+  it('our fault server: count runs once and its result reaches the model', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build({ faults: await transport.faults(countFile, { autoApprove: ['count'] }) });
+    const before = upstream.chatRequests().length;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'counted-once' } }] }, { text: ['Counted.'] });
+    const response = await post('/user_request', { input: 'count' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      requires_approval: false,
+      message: 'Counted.',
+      tool_calls: [{ name: 'count', server: 'faults', status: 'executed', is_error: false }],
+    });
+    const requests = upstream.chatRequests().slice(before);
+    expect(offered(requests[0])).toEqual(expect.arrayContaining(['count', 'slow', 'hang']));
+    expect(toolMessages(requests[1]).at(-1)?.content).toBe('counted');
+    expect(await linesOf(countFile)).toEqual(['counted-once']);
+  });
+
+  it('hang with timeout: 1: the call is cancelled and the model gets an error saying the tool did not answer in time', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build({ faults: await transport.faults(countFile, { autoApprove: ['hang'], timeout: 1 }) });
+    upstream.reply({ toolCalls: [{ name: 'hang', arguments: {} }] }, { text: ['It timed out.'] });
+    const response = await post('/user_request', { input: 'hang' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      message: 'It timed out.',
+      tool_calls: [{ name: 'hang', is_error: true }],
+    });
+    expect(toolMessages(lastRequest()).at(-1)?.content).toMatch(/did not answer within 1\s?s/);
+    // The server was told to give up, and did.
+    expect(await untilLine(countFile, 'hang-stopped')).toEqual(['hang-start', 'cancelled', 'hang-stopped']);
+  });
+
+  it('big (5 MB) with maxToolResultChars 1000: the model gets ~1000 characters and a truncation notice', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build(
+      { faults: await transport.faults(countFile, { autoApprove: ['big'] }) },
+      { maxToolResultChars: 1000 },
+    );
+    upstream.reply({ toolCalls: [{ name: 'big', arguments: {} }] }, { text: ['That was big.'] });
+    const response = await post('/user_request', { input: 'big' });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({ message: 'That was big.', tool_calls: [{ name: 'big', is_error: false }] });
+    const content = toolMessages(lastRequest()).at(-1)?.content ?? '';
+    expect(content.startsWith('x'.repeat(1000))).toBe(true);
+    expect(content.startsWith('x'.repeat(1001))).toBe(false);
+    expect(content.length).toBeLessThan(1300);
+    expect(content).toMatch(/truncated/i);
+    expect(content).toContain(String(5 * 1024 * 1024));
+    expect(body.tool_calls[0].result.length).toBeLessThan(1300);
+  });
+
+  it('POST /stop during a slow tool: the server is sent notifications/cancelled and stops; the turn answers stopped; the history stays valid', async () => {
+    const countFile = await countFileIn();
+    // A call timeout (which would also cancel the call) and a call that both outlast the test: only the stop ends it.
+    const { app, post } = await build({
+      faults: await transport.faults(countFile, { autoApprove: ['slow'], timeout: 600 }),
+    });
+    expect((await post('/start_session', {})).status).toBe(201);
+    upstream.reply({ text: ['Working on it.'], toolCalls: [{ name: 'slow', arguments: { ms: 600_000 } }] });
+    const pending = post('/user_request', { input: 'be slow' });
+    await untilLine(countFile, 'slow-start');
 
     const stop = await post('/stop', {});
     expect(stop.status).toBe(200);
@@ -272,10 +229,8 @@ describe('POST /stop', () => {
       tool_calls: [{ name: 'slow', is_error: true }],
     });
     expect(body.tool_calls[0].result).toContain('stopped by user');
-
-    // Past the moment the 2 s call would have finished: it was cancelled, it never finished.
-    await sleep(Math.max(0, toolStarted + 2800 - Date.now()));
-    expect(await lines(countFile)).not.toContain('slow-done');
+    // Started, told to stop over the wire, stopped: never done.
+    expect(await untilLine(countFile, 'slow-stopped')).toEqual(['slow-start', 'cancelled', 'slow-stopped']);
 
     const state = await (await app.request('/session_state')).json();
     expect(state.status).toBe('idle');
@@ -288,7 +243,40 @@ describe('POST /stop', () => {
     expect(again.status).toBe(409);
     expect((await again.json()).error.code).toBe('no_turn_running');
   });
+});
 
+describe('faults of a stdio server', () => {
+  it('exit_mid_call: the call fails at once with a tool error, and the server restarts on next use', async () => {
+    const countFile = await countFileIn();
+    const { post } = await build({ faults: faultServer(countFile, { autoApprove: ['exit_mid_call', 'count'] }) });
+    upstream.reply({ toolCalls: [{ name: 'exit_mid_call', arguments: {} }] }, { text: ['The server died.'] });
+    const response = await post('/user_request', { input: 'crash it' });
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toMatchObject({
+      requires_approval: false,
+      message: 'The server died.',
+      tool_calls: [{ name: 'exit_mid_call', is_error: true }],
+    });
+    // The exit itself failed the call, not the test app's 10 s call timeout.
+    const result = toolMessages(lastRequest()).at(-1);
+    expect(result?.content).toMatch(/exited/);
+    expect(result?.content).not.toMatch(/did not answer/);
+    expect(await linesOf(countFile)).toEqual(['exit']);
+
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: {} }] }, { text: ['Counted.'] });
+    const again = await post('/user_request', { input: 'count now' });
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({
+      message: 'Counted.',
+      tool_calls: [{ name: 'count', status: 'executed', is_error: false }],
+    });
+    expect(toolMessages(lastRequest()).at(-1)?.content).toBe('counted');
+    expect(await linesOf(countFile)).toEqual(['exit', 'run']);
+  });
+});
+
+describe('POST /stop', () => {
   it('denies a call awaiting approval with "stopped by user"; the tool never runs', async () => {
     const countFile = await countFileIn();
     const { app, post } = await build({ faults: faultServer(countFile) });
@@ -344,7 +332,7 @@ describe('which tools are offered', () => {
     expect(names).not.toContain('one__big');
     expect(new Set(names).size).toBe(names.length);
     expect(toolMessages(lastRequest()).at(-1)?.content).toBe('counted');
-    expect(await lines(countTwo)).toEqual(['two']);
+    expect(await linesOf(countTwo)).toEqual(['two']);
     expect(existsSync(countOne)).toBe(false);
   });
 
@@ -391,16 +379,11 @@ describe('which tools are offered', () => {
     expect(requests).toHaveLength(2);
     expect(offered(requests[0])).not.toContain('late_tool');
     expect(toolMessages(requests[1]).at(-1)?.content).toBe('added');
-    // The session's tools do learn of it (the notification arrived)...
-    await expect
-      .poll(
-        async () =>
-          (await (await app.request('/session_state')).json()).tools.map((tool: { name: string }) => tool.name),
-        { timeout: 3000, interval: 25 },
-      )
-      .toContain('late_tool');
-    // ...and the model must have been offered it already in the request that followed the call.
+    // The model was offered it in the very request that followed the call...
     expect(offered(requests[1])).toContain('late_tool');
+    // ...so the session's tools know it by the time the turn has answered.
+    const state = await (await app.request('/session_state')).json();
+    expect(state.tools.map((tool: { name: string }) => tool.name)).toContain('late_tool');
   });
 });
 
