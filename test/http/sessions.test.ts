@@ -1,7 +1,7 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createMemoryStore } from '../../src/store/memory-store.js';
+import { createManualClock } from '../helpers/manual-clock.js';
 import { buildTestApp, temporaryDirectory } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
@@ -198,17 +198,12 @@ describe('naming a session', () => {
   });
 
   it('expires a session after --session-ttl without activity', async () => {
-    let clock = Date.parse('2025-07-07T12:00:00Z');
-    const now = () => clock;
-    const { post, app } = await buildTestApp(
-      upstream,
-      { sessionTtl: 100 },
-      { dependencies: { now, store: createMemoryStore({ now }) } },
-    );
+    const clock = createManualClock();
+    const { post, app } = await buildTestApp(upstream, { sessionTtl: 100 }, { dependencies: { clock } });
     const { session_id } = await (await post('/start_session', {})).json();
-    clock += 99;
+    await clock.advance(99);
     expect((await app.request(`/session_state?session_id=${session_id}`)).status).toBe(200);
-    clock += 100;
+    await clock.advance(100);
     expect((await app.request(`/session_state?session_id=${session_id}`)).status).toBe(404);
   });
 });
