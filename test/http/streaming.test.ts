@@ -1,5 +1,6 @@
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHold } from '../helpers/fake-upstream.js';
+import { createManualClock } from '../helpers/manual-clock.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { frame, openStream, parseSse, sequentialIds } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
@@ -14,13 +15,15 @@ beforeEach(() => {
 const model = 'qwen2.5-coder:latest';
 const usage = (prompt: number, completion: number) => ({ prompt_tokens: prompt, completion_tokens: completion });
 
+/** An app with our fault MCP server, sequential ids and a clock the test advances. */
 async function toolApp(overrides = {}, extra: Record<string, unknown> = {}) {
   const countFile = `${await temporaryDirectory()}/count.txt`;
+  const clock = createManualClock();
   const built = await buildTestApp(upstream, overrides, {
     servers: servers({ fault: faultServer(countFile, extra) }),
-    dependencies: sequentialIds(),
+    dependencies: { ...sequentialIds(), clock, keepAlive: 15_000 },
   });
-  return { ...built, countFile };
+  return { ...built, countFile, clock };
 }
 
 describe('POST /user_request as Server-Sent Events', () => {
@@ -204,9 +207,14 @@ describe('approvals on an open stream', () => {
   });
 
   it('--approval-timeout ends the wait with done requiring approval; the approval stays pending', async () => {
-    const { post, app } = await toolApp({ approvalTimeout: 150 });
+    const { post, app, clock } = await toolApp({ approvalTimeout: 60_000 });
     upstream.reply({ toolCalls: [count] }, { text: ['Later.'] });
-    const events = parseSse(await (await post('/user_request', { input: 'count', stream: true })).text());
+    const stream = openStream(await post('/user_request', { input: 'count', stream: true }));
+    await stream.until((text) => text.includes('event: approval_required'));
+    await clock.advance(59_000);
+    expect(stream.text()).not.toContain('event: done');
+    await clock.advance(1_000);
+    const events = parseSse(`${stream.text()}${await stream.rest()}`);
     expect(events.map((event) => event.event)).toEqual(['session', 'approval_required', 'done']);
     expect(events[2].data).toMatchObject({ requires_approval: true, request_id: 'r2', tool: { name: 'count' } });
     const state = await (await app.request('/session_state')).json();
@@ -219,7 +227,7 @@ describe('approvals on an open stream', () => {
   });
 
   it('defer: /approve answers 202 and the continuation runs on the next GET /events', async () => {
-    const { post, app } = await toolApp({ approvalTimeout: 100 });
+    const { post, app } = await toolApp({ approvalTimeout: 0 });
     upstream.reply({ toolCalls: [count] }, { text: ['Deferred done.'] });
     await (await post('/user_request', { input: 'count', stream: true })).text();
     const decision = await post('/approve', { request_id: 'r2', approve: true, defer: true });
@@ -233,12 +241,15 @@ describe('approvals on an open stream', () => {
   });
 
   it('keeps an idle stream alive with ": ping" comments', async () => {
-    const { post } = await buildTestApp(upstream, {}, { dependencies: { keepAlive: 120 } });
+    const clock = createManualClock();
+    const { post } = await buildTestApp(upstream, {}, { dependencies: { keepAlive: 15_000, clock } });
     // The model says nothing until the stream has pinged twice.
     const silence = createHold(0);
     upstream.reply({ text: ['slow'], holds: [silence] });
     const stream = openStream(await post('/user_request', { input: 'hi', stream: true }));
     await silence.reached;
+    await clock.advance(14_000);
+    await clock.advance(16_000);
     await stream.until((text) => text.split(': ping\n\n').length - 1 >= 2);
     silence.release();
     const text = `${stream.text()}${await stream.rest()}`;
@@ -274,17 +285,16 @@ describe('review fixes: what a waiting stream and a slow store must still do', (
   });
 
   it('keeps pinging the stream while an approved tool runs past the old approval deadline', async () => {
-    const countFile = `${await temporaryDirectory()}/count.txt`;
-    const { post } = await buildTestApp(
-      upstream,
-      { approvalTimeout: 200 },
-      { servers: servers({ fault: faultServer(countFile) }), dependencies: { ...sequentialIds(), keepAlive: 120 } },
-    );
-    upstream.reply({ toolCalls: [{ name: 'slow', arguments: { ms: 900, steps: 1 } }] }, { text: ['Slept.'] });
+    const { post, clock } = await toolApp({ approvalTimeout: 20_000 });
+    upstream.reply({ toolCalls: [{ name: 'slow', arguments: { ms: 2_000, steps: 1 } }] }, { text: ['Slept.'] });
     const stream = openStream(await post('/user_request', { input: 'sleep', stream: true }));
     await stream.until((text) => text.includes('event: approval_required'));
     expect((await post('/approve', { request_id: 'r2', approve: true })).status).toBe(202);
-    const rest = await stream.rest();
+    await stream.until((text) => text.includes('event: tool_call'));
+    // While the tool runs (two seconds of real time), a minute passes on the server's clock.
+    for (let second = 0; second < 60; second += 1) await clock.advance(1_000);
+    await stream.rest();
+    const rest = stream.text();
     const during = rest.slice(rest.indexOf('event: tool_call'), rest.indexOf('event: tool_result'));
     expect(during.split(': ping').length - 1).toBeGreaterThanOrEqual(3);
     expect(parseSse(rest).at(-1)?.data.message).toBe('Slept.');
@@ -327,9 +337,12 @@ describe('review fixes: what a waiting stream and a slow store must still do', (
 
 describe('replay across an approval wait that timed out', () => {
   it('a resume from before the wait gets one done only: the continuation supersedes the timed-out one', async () => {
-    const { post, app } = await toolApp({ approvalTimeout: 100 });
+    const { post, app, clock } = await toolApp({ approvalTimeout: 60_000 });
     upstream.reply({ text: ['First.'], toolCalls: [{ name: 'count', arguments: {} }] }, { text: ['Then.'] });
-    const first = parseSse(await (await post('/user_request', { input: 'count', stream: true })).text());
+    const stream = openStream(await post('/user_request', { input: 'count', stream: true }));
+    await stream.until((text) => text.includes('event: approval_required'));
+    await clock.advance(60_000);
+    const first = parseSse(`${stream.text()}${await stream.rest()}`);
     expect(first.at(-1)?.event).toBe('done');
     const continued = openStream(await post('/approve', { request_id: 'r2', approve: true, stream: true }));
     await continued.rest();
@@ -344,10 +357,11 @@ describe('replay across an approval wait that timed out', () => {
 
 describe('a JSON client that goes away', () => {
   it('is not a stop: the turn runs on for the resume grace, then the upstream request is aborted', async () => {
-    const { app } = await buildTestApp(upstream, { resumeGrace: 300 });
-    // A slow model (the grace is measured against it), which has said two tokens when the client leaves.
+    const clock = createManualClock();
+    const { app } = await buildTestApp(upstream, { resumeGrace: 30_000 }, { dependencies: { clock } });
+    // The model has said two tokens when the client leaves, and then says nothing more.
     const twoTokens = createHold(2);
-    upstream.reply({ text: Array.from({ length: 40 }, (_, index) => `t${index} `), delayMs: 50, holds: [twoTokens] });
+    upstream.reply({ text: Array.from({ length: 40 }, (_, index) => `t${index} `), holds: [twoTokens] });
     const client = new AbortController();
     const pending = Promise.resolve(
       app.request(
@@ -360,14 +374,17 @@ describe('a JSON client that goes away', () => {
       ),
     );
     await twoTokens.reached;
-    const left = Date.now();
     client.abort();
-    twoTokens.release();
     await pending;
-    await upstream.chatRequests().at(-1)?.closed;
-    const waited = Date.now() - left;
-    expect(waited).toBeGreaterThanOrEqual(250);
-    expect(waited).toBeLessThan(1300);
+    let closed = false;
+    const upstreamClosed = upstream
+      .chatRequests()
+      .at(-1)
+      ?.closed.then(() => (closed = true));
+    await clock.advance(29_000);
+    expect(closed).toBe(false);
+    await clock.advance(2_000);
+    await upstreamClosed;
     const state = await (await app.request('/session_state')).json();
     expect(state.messages.at(-1).role).toBe('assistant');
     expect(state.messages.at(-1).content).toMatch(/^t0 t1 /);
