@@ -70,6 +70,7 @@ export function createApp(dependencies: AppDependencies) {
       },
       sessionTtl: config.sessionTtl,
       requireSessionId: config.requireSessionId,
+      sessionsPerMinute: config.sessionsPerMinute,
       autoApproveReadOnly: config.autoApproveReadOnly,
       approvalTtl: config.approvalTtl,
       maxToolRounds: config.maxToolRounds,

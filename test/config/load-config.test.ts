@@ -41,6 +41,8 @@ describe('loadConfig defaults', () => {
       temperature: 0.7,
       stream: false,
       sessionTtl: 24 * 3_600_000,
+      maxSessions: 10_000,
+      sessionsPerMinute: 30,
       approvalTimeout: 300_000,
       approvalTtl: 3_600_000,
       resumeGrace: 30_000,

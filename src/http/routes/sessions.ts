@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi';
 import type { SessionRecord } from '../../sessions/session-record.js';
+import { clientAddress } from '../client-address.js';
 import { errorResponses, jsonBody, jsonContent } from '../openapi.js';
 import { sessionQuerySchema, sessionStateSchema, startSessionBodySchema } from '../schemas.js';
 import type { Services } from '../services.js';
@@ -13,7 +14,7 @@ const startSession = createRoute({
   request: jsonBody(startSessionBodySchema),
   responses: {
     201: { description: 'The new session', content: jsonContent(sessionStateSchema) },
-    ...errorResponses(400, 403, 413, 415),
+    ...errorResponses(400, 403, 413, 415, 429, 503),
   },
 });
 
@@ -37,7 +38,7 @@ export function sessionRoutes(app: OpenAPIHono, { conversations, tools, config, 
     });
 
   app.openapi(sessionRoute(startSession, 'new'), async (c) => {
-    const record = await conversations.startSession(c.req.valid('json'));
+    const record = await conversations.startSession(c.req.valid('json'), clientAddress(c));
     return c.json(await view(record, false), 201);
   });
 
