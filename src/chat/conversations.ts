@@ -23,6 +23,8 @@ export interface ConversationsSettings extends ApprovalSettings {
   requireSessionId: boolean;
   /** Sessions one client address may start a minute (0: no limit). */
   sessionsPerMinute: number;
+  /** Most characters of history a session keeps (oldest whole exchanges dropped). */
+  maxHistoryChars: number;
   maxToolRounds: number;
   maxToolResultChars: number;
   /** How long streams wait on approvals before `done` (0: they end at once). */
@@ -96,6 +98,7 @@ export function createConversations(options: ConversationsOptions) {
     ttlMilliseconds: settings.sessionTtl,
     requireSessionId: settings.requireSessionId,
     sessionsPerMinute: settings.sessionsPerMinute,
+    maxHistoryChars: settings.maxHistoryChars,
     newSessionId: options.newSessionId,
     clock,
   });

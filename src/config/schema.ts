@@ -82,6 +82,9 @@ export const configSchema = z.object({
   maxMcpConnections: positiveWholeNumber
     .default(64)
     .describe('MCP server connections open at once, over all servers and directories'),
+  maxHistoryChars: positiveWholeNumber
+    .default(2_000_000)
+    .describe('characters of history a session keeps; its oldest exchanges are dropped past that'),
   maxToolResultChars: positiveWholeNumber.default(32_000).describe('longer tool results are truncated'),
   upstreamTimeout: duration
     .pipe(z.number().positive('must be above 0'))

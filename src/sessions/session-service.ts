@@ -1,3 +1,4 @@
+import { limitHistory } from '../chat/history-limit.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Provider } from '../llm/provider.js';
@@ -26,6 +27,8 @@ export interface SessionServiceOptions {
   requireSessionId: boolean;
   /** Sessions one client may start a minute (0: no limit). */
   sessionsPerMinute: number;
+  /** Most characters of history a session keeps; older whole exchanges are dropped on save. */
+  maxHistoryChars: number;
   newSessionId: () => string;
   clock: Clock;
 }
@@ -50,6 +53,7 @@ export function createSessionService(options: SessionServiceOptions) {
   let creatingDefault: Promise<SessionRecord> | undefined;
 
   const save = (record: SessionRecord) => {
+    limitHistory(record, options.maxHistoryChars);
     record.updated_at = new Date(options.clock.now()).toISOString();
     return store.put(record, { ttlMilliseconds: options.ttlMilliseconds });
   };

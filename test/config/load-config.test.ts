@@ -49,6 +49,7 @@ describe('loadConfig defaults', () => {
       maxInputChars: 100_000,
       maxBodyBytes: 1_048_576,
       maxToolRounds: 25,
+      maxHistoryChars: 2_000_000,
       maxToolResultChars: 32_000,
       maxMcpConnections: 64,
       upstreamTimeout: 120_000,
