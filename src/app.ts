@@ -71,6 +71,8 @@ export function createApp(dependencies: AppDependencies) {
       },
       sessionTtl: config.sessionTtl,
       requireSessionId: config.requireSessionId,
+      sessionsPerMinute: config.sessionsPerMinute,
+      maxHistoryChars: config.maxHistoryChars,
       autoApproveReadOnly: config.autoApproveReadOnly,
       approvalTtl: config.approvalTtl,
       maxToolRounds: config.maxToolRounds,

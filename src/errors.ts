@@ -23,11 +23,13 @@ export const errorStatuses = {
   approval_expired: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  rate_limited: 429,
   client_closed_request: 499,
   internal_error: 500,
   configuration_error: 500,
   upstream_error: 502,
   upstream_unavailable: 503,
+  too_many_sessions: 503,
   upstream_timeout: 504,
 } as const;
 

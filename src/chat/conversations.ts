@@ -21,6 +21,10 @@ export interface ConversationsSettings extends ApprovalSettings {
   sessionTtl: number;
   /** Whether a request must name its session (no default session). */
   requireSessionId: boolean;
+  /** Sessions one client address may start a minute (0: no limit). */
+  sessionsPerMinute: number;
+  /** Most characters of history a session keeps (oldest whole exchanges dropped). */
+  maxHistoryChars: number;
   maxToolRounds: number;
   maxToolResultChars: number;
   /** How long streams wait on approvals before `done` (0: they end at once). */
@@ -95,6 +99,8 @@ export function createConversations(options: ConversationsOptions) {
     defaults: settings.defaults,
     ttlMilliseconds: settings.sessionTtl,
     requireSessionId: settings.requireSessionId,
+    sessionsPerMinute: settings.sessionsPerMinute,
+    maxHistoryChars: settings.maxHistoryChars,
     newSessionId: options.newSessionId,
     clock,
   });
@@ -149,9 +155,12 @@ export function createConversations(options: ConversationsOptions) {
       return sessions.resolveId(requestedId);
     },
 
-    /** Starts a session with `settings` over the server's defaults; it becomes the default session. */
-    startSession(sessionSettings: SessionSettings): Promise<SessionRecord> {
-      return sessions.start(sessionSettings);
+    /**
+     * Starts a session with `settings` over the server's defaults; it becomes the default session.
+     * 429 `rate_limited` when `client` started too many; 503 `too_many_sessions` when the store is full.
+     */
+    startSession(sessionSettings: SessionSettings, client?: string): Promise<SessionRecord> {
+      return sessions.start(sessionSettings, client);
     },
 
     /** The session as it stands (expired approvals marked), and whether a turn of it runs. */

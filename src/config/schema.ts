@@ -21,6 +21,7 @@ const numeric = (pattern: RegExp, what: string) =>
   });
 const wholeNumber = numeric(/^-?\d+$/, 'a whole number');
 const positiveWholeNumber = wholeNumber.pipe(z.number().int().positive('must be a whole number above 0'));
+const countOrZero = wholeNumber.pipe(z.number().int().nonnegative('must be a whole number, 0 or more'));
 const decimalNumber = numeric(/^-?(\d+(\.\d*)?|\.\d+)$/, 'a number');
 
 const url = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -64,6 +65,10 @@ export const configSchema = z.object({
     .pipe(z.number().positive('must be above 0'))
     .default(24 * 3_600_000)
     .describe('idle session expiry'),
+  maxSessions: positiveWholeNumber
+    .default(10_000)
+    .describe('sessions kept at once; a new one is refused (503) until one expires'),
+  sessionsPerMinute: countOrZero.default(30).describe('sessions one client address may start a minute (0: no limit)'),
   maxInputChars: positiveWholeNumber.default(100_000).describe('longest input'),
   maxBodyBytes: positiveWholeNumber.default(1_048_576).describe('largest request body in bytes'),
   approvalTimeout: duration.default(300_000).describe('how long an open stream waits for decisions'),
@@ -81,6 +86,9 @@ export const configSchema = z.object({
   maxMcpConnections: positiveWholeNumber
     .default(64)
     .describe('MCP server connections open at once, over all servers and directories'),
+  maxHistoryChars: positiveWholeNumber
+    .default(2_000_000)
+    .describe('characters of history a session keeps; its oldest exchanges are dropped past that'),
   maxToolResultChars: positiveWholeNumber.default(32_000).describe('longer tool results are truncated'),
   upstreamTimeout: duration
     .pipe(z.number().positive('must be above 0'))

@@ -5,7 +5,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError, errorBody, toAppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
+/** The error's JSON response; `details.retry_after_seconds`, when set, is also sent as `Retry-After`. */
 export function errorResponse(c: Context, error: AppError) {
+  const retryAfter = (error.details as { retry_after_seconds?: unknown } | undefined)?.retry_after_seconds;
+  if (typeof retryAfter === 'number') c.header('Retry-After', String(retryAfter));
   return c.json(errorBody(error), error.status as ContentfulStatusCode);
 }
 

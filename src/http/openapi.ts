@@ -17,8 +17,9 @@ const errorDescriptions: Record<number, string> = {
   409: 'A turn is running, or approvals are pending',
   413: 'Body larger than --max-body-bytes',
   415: 'Body is not application/json',
+  429: 'Too many sessions started from this address (--sessions-per-minute); see Retry-After',
   502: 'The LLM answered with an error',
-  503: 'The LLM could not be reached',
+  503: 'The LLM could not be reached, or the server holds --max-sessions sessions (see Retry-After)',
   504: 'The LLM sent nothing for --upstream-timeout',
 };
 

@@ -25,6 +25,27 @@ export function userRequestBodySchema(maxInputChars: number) {
 // An array when the query repeats it: the handler then answers 400 conflicting_session_id.
 export const sessionQuerySchema = z.object({ session_id: z.union([z.string(), z.array(z.string())]).optional() });
 
+/** The most messages one `GET /session_state` returns. */
+export const maxMessagesPerPage = 1000;
+
+/** A whole number from 0 given as decimal text, once. */
+const queryCount = (minimum: number, maximum: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(minimum, `must be at least ${minimum}`).max(maximum, `must be at most ${maximum}`))
+    .optional();
+
+export const sessionStateQuerySchema = sessionQuerySchema.extend({
+  limit: queryCount(1, maxMessagesPerPage).describe(
+    `the newest this many messages (before \`before\`); at most ${maxMessagesPerPage}, the default`,
+  ),
+  before: queryCount(0, Number.MAX_SAFE_INTEGER).describe(
+    'only messages whose index is below this: `messages_page.next_before` of the previous page',
+  ),
+});
+
 /** The query of the streaming GETs, which EventSource cannot send headers with. */
 export const streamQuerySchema = sessionQuerySchema.extend({
   last_event_id: z.string().optional().describe('resume after this event id (as the Last-Event-ID header)'),
@@ -40,7 +61,27 @@ export const sessionStateSchema = z.object({
   context_window_size: z.number().int(),
   stream: z.boolean(),
   status: z.enum(['idle', 'running', 'awaiting_approval']),
-  messages: z.array(chatMessageSchema),
+  messages: z.array(chatMessageSchema).describe('a page of the history, oldest first: see `messages_page`'),
+  messages_page: z
+    .object({
+      total: z.number().int().describe('messages the session has had, the system prompt and the dropped ones included'),
+      dropped: z
+        .number()
+        .int()
+        .describe('oldest history messages dropped under --max-history-chars; their indexes hold nothing'),
+      first_index: z
+        .number()
+        .int()
+        .nullable()
+        .describe("index of `messages[0]` (the system prompt's is 0); an index never changes"),
+      next_before: z
+        .number()
+        .int()
+        .nullable()
+        .describe('`before` for the next older page; null when no older message is held'),
+      truncated: z.boolean().describe('whether held messages are left out of this page'),
+    })
+    .describe('where `messages` lies in the history; pass `limit` and `before` to page through it'),
   pending_approvals: z.array(z.object({ request_id: z.string(), tool: toolSchema })),
   tools: z.array(
     z.object({ name: z.string(), server: z.string(), description: z.string(), requires_approval: z.boolean() }),

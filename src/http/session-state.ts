@@ -2,9 +2,53 @@ import { decide } from '../approvals/policy.js';
 import { pendingCalls } from '../approvals/tool-calls.js';
 import { estimateTokens } from '../chat/context-window.js';
 import { toolOf } from '../chat/turn-response.js';
+import type { ChatMessage } from '../llm/chat-model.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
-import type { SessionState } from './schemas.js';
+import { maxMessagesPerPage, type SessionState } from './schemas.js';
+
+/** Which messages a view holds: the newest `limit` whose index is below `before`. */
+export interface MessagePageRequest {
+  limit?: number;
+  before?: number;
+}
+
+/**
+ * A page of the session's messages. Indexes count from the session's start, the system prompt
+ * first (index 0, when there is one) and dropped messages too, so an index never changes and a
+ * walk with `next_before` sees every held message once even while the history grows or is cut.
+ */
+function messagePage(record: SessionRecord, request: MessagePageRequest) {
+  const system: ChatMessage[] = record.system_prompt ? [{ role: 'system', content: record.system_prompt }] : [];
+  const dropped = record.dropped_messages ?? 0;
+  const historyStart = system.length + dropped;
+  const total = historyStart + record.messages.length;
+  const before = Math.min(request.before ?? total, total);
+  const limit = Math.min(request.limit ?? maxMessagesPerPage, maxMessagesPerPage);
+  const from = Math.max(historyStart, before - limit);
+  const history = before > from ? record.messages.slice(from - historyStart, before - historyStart) : [];
+  const withSystem = system.length > 0 && before > 0 && history.length < limit;
+  const messages = withSystem ? [...system, ...history] : history;
+  const firstIndex = withSystem ? 0 : history.length > 0 ? from : null;
+  const olderHeld = firstIndex !== null && (firstIndex > historyStart || (firstIndex > 0 && system.length > 0));
+  const nextBefore = olderHeld ? firstIndex : null;
+  return {
+    messages,
+    messages_page: {
+      total,
+      dropped,
+      first_index: firstIndex,
+      next_before: nextBefore,
+      truncated: nextBefore !== null || before < total,
+    },
+  };
+}
+
+/** The tokens of the system prompt and the history, when no model call has said how many. */
+function estimated(record: SessionRecord): number {
+  const system = estimateTokens({ role: 'system', content: record.system_prompt });
+  return record.messages.reduce((sum, message) => sum + estimateTokens(message), record.system_prompt ? system : 0);
+}
 
 /**
  * The public view of a session, as `GET /session_state` and `POST /start_session` return it.
@@ -12,11 +56,9 @@ import type { SessionState } from './schemas.js';
  */
 export function sessionState(
   record: SessionRecord,
-  context: { running: boolean; tools: ToolInfo[]; autoApproveReadOnly: boolean },
+  context: { running: boolean; tools: ToolInfo[]; autoApproveReadOnly: boolean; page?: MessagePageRequest },
 ): SessionState {
-  const system = { role: 'system' as const, content: record.system_prompt };
-  const messages = record.system_prompt ? [system, ...record.messages] : record.messages;
-  const estimated = messages.reduce((sum, message) => sum + estimateTokens(message), 0);
+  const page = messagePage(record, context.page ?? {});
   const pending = pendingCalls(record.turn);
   return {
     session_id: record.id,
@@ -27,7 +69,7 @@ export function sessionState(
     context_window_size: record.context_window_size,
     stream: record.stream,
     status: context.running ? 'running' : pending.length > 0 ? 'awaiting_approval' : 'idle',
-    messages,
+    ...page,
     pending_approvals: pending.map((call) => ({
       request_id: call.request_id,
       tool: toolOf(call),
@@ -39,7 +81,7 @@ export function sessionState(
       requires_approval: decide(tool, record.grants, context.autoApproveReadOnly).kind !== 'allow',
     })),
     usage: record.usage,
-    context: { window: record.context_window_size, used_tokens: record.last_prompt_tokens || estimated },
+    context: { window: record.context_window_size, used_tokens: record.last_prompt_tokens || estimated(record) },
     created_at: record.created_at,
     updated_at: record.updated_at,
   };

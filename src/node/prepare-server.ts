@@ -55,7 +55,7 @@ export async function prepareServer() {
     servers,
     variables: { ...process.env, CONFIG_DIR: dirname(serversPath) },
     write: (line) => process.stderr.write(`${line}\n`),
-    store: createMemoryStore(),
+    store: createMemoryStore({ maxSessions: config.maxSessions }),
     directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
     version: packageJson.version,
     stdio: createStdioStarter,

@@ -56,6 +56,8 @@ export const sessionRecordSchema = z.object({
   current_directory: z.string(),
   system_prompt: z.string(),
   messages: z.array(chatMessageSchema),
+  /** How many of the oldest messages were dropped to keep the history under --max-history-chars. */
+  dropped_messages: z.number().int().nonnegative().optional(),
   usage: usageSchema,
   /** Prompt tokens of the latest model call: how full the context window is. */
   last_prompt_tokens: z.number(),

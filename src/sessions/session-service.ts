@@ -1,8 +1,10 @@
+import { limitHistory } from '../chat/history-limit.js';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Provider } from '../llm/provider.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { DirectoryGuard } from './directory-guard.js';
+import { createRateLimiter } from './rate-limiter.js';
 import type { SessionRecord } from './session-record.js';
 import type { SessionSettings } from './session-settings.js';
 
@@ -23,6 +25,10 @@ export interface SessionServiceOptions {
   defaults: SessionDefaults;
   ttlMilliseconds: number;
   requireSessionId: boolean;
+  /** Sessions one client may start a minute (0: no limit). */
+  sessionsPerMinute: number;
+  /** Most characters of history a session keeps; older whole exchanges are dropped on save. */
+  maxHistoryChars: number;
   newSessionId: () => string;
   clock: Clock;
 }
@@ -39,9 +45,15 @@ export function defaultSystemPrompt(directory: string): string {
 /** Creating, finding and saving sessions, including the default-session fallback of API.md. */
 export function createSessionService(options: SessionServiceOptions) {
   const { store } = options;
+  const starts = createRateLimiter({
+    perMinute: options.sessionsPerMinute,
+    what: 'start sessions (--sessions-per-minute)',
+    clock: options.clock,
+  });
   let creatingDefault: Promise<SessionRecord> | undefined;
 
   const save = (record: SessionRecord) => {
+    limitHistory(record, options.maxHistoryChars);
     record.updated_at = new Date(options.clock.now()).toISOString();
     return store.put(record, { ttlMilliseconds: options.ttlMilliseconds });
   };
@@ -132,8 +144,13 @@ export function createSessionService(options: SessionServiceOptions) {
       if (!record) throw unknownSession(id);
       return record;
     },
-    /** A new session from `/start_session`, which becomes the default one. */
-    async start(settings: SessionSettings): Promise<SessionRecord> {
+    /**
+     * A new session from `/start_session`, which becomes the default one. 429 `rate_limited` when
+     * `client` (its address, when known) started too many of late; 503 `too_many_sessions` when
+     * the store is full.
+     */
+    async start(settings: SessionSettings, client?: string): Promise<SessionRecord> {
+      starts.take(client);
       const record = await create(settings);
       await store.setDefaultSessionId(record.id);
       return record;

@@ -1,9 +1,10 @@
+import { AppError } from '../errors.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import type { SessionStore } from './session-store.js';
 
 export interface MemoryStoreOptions {
   now?: () => number;
-  /** Most sessions kept; saving one more drops the one saved longest ago (default 10,000). */
+  /** Most sessions kept; a new one more is refused with `too_many_sessions` (default 10,000). */
   maxSessions?: number;
 }
 
@@ -25,7 +26,10 @@ function copy(record: SessionRecord): SessionRecord {
 
 /**
  * Sessions in this process's memory. Expired records are dropped when read and swept on writes:
- * no timers. Records are not validated on the way out: they never left the process.
+ * no timers. Records are not validated on the way out: they never left the process. When full, a
+ * new session is refused rather than an old one dropped: any record may hold a conversation
+ * someone comes back to, a turn, pending approvals or a followed stream, none of which a flood of
+ * new sessions may take away.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStore {
   const now = options.now ?? Date.now;
@@ -39,6 +43,24 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     for (const [id, entry] of records) if (entry.expiresAt <= time) records.delete(id);
   };
 
+  // A Map keeps insertion order, and a put moves its key to the end: the first entry is the
+  // session saved longest ago, the first to expire.
+  const makeRoom = () => {
+    const time = now();
+    for (const [id, entry] of records) {
+      if (entry.expiresAt > time) break;
+      records.delete(id);
+    }
+    if (records.size < maxSessions) return;
+    const [oldest] = records.values();
+    const seconds = Math.max(1, Math.ceil((oldest.expiresAt - time) / 1000));
+    throw new AppError(
+      'too_many_sessions',
+      `The server holds its most sessions (${maxSessions}, --max-sessions); try again when one expires.`,
+      { retry_after_seconds: seconds },
+    );
+  };
+
   return {
     async get(id) {
       const entry = records.get(id);
@@ -50,9 +72,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       return copy(entry.record);
     },
     async put(record, { ttlMilliseconds }) {
-      records.delete(record.id);
-      // A Map keeps insertion order: the first key is the session saved longest ago.
-      if (records.size >= maxSessions) records.delete(records.keys().next().value as string);
+      if (!records.delete(record.id) && records.size >= maxSessions) makeRoom();
       records.set(record.id, { record: copy(record), expiresAt: now() + ttlMilliseconds });
       writes += 1;
       if (writes % 1000 === 0) sweep();

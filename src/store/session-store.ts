@@ -11,7 +11,10 @@ export interface SessionStore {
   get(id: string): Promise<SessionRecord | undefined>;
   /**
    * Saves the record under `record.id`, replacing any earlier one, and (re)starts its idle expiry:
-   * after `ttlMilliseconds` without another `put` it is gone.
+   * after `ttlMilliseconds` without another `put` it is gone. A driver never drops a record before
+   * its expiry to make room. A driver that holds at most so many sessions refuses a record it does
+   * not hold yet when full, with AppError `too_many_sessions` whose `details.retry_after_seconds`
+   * says when one may have expired; saving a record it holds never fails for room.
    */
   put(record: SessionRecord, options: { ttlMilliseconds: number }): Promise<void>;
   /** Removes the record; removing a missing one is not an error. */

@@ -1,8 +1,14 @@
+import { AppError } from '../errors.js';
 import type { SessionStore } from './session-store.js';
+
+const unlessFull = (error: unknown) => {
+  if (!(error instanceof AppError && error.code === 'too_many_sessions')) throw error;
+};
 
 /**
  * A fast store in front of a durable one: reads come from `near` when it has the record, else from
- * `far` (and are kept near); writes go to both. For a single writer per session, such as a Durable
+ * `far` (and are kept near when it has room); writes go to both, so a full `near` refuses new
+ * sessions. For a single writer per session, such as a Durable
  * Object in front of KV, reads never wait on the far store after the first.
  */
 export function createTieredStore(near: SessionStore, far: SessionStore): SessionStore {
@@ -11,8 +17,8 @@ export function createTieredStore(near: SessionStore, far: SessionStore): Sessio
       const cached = await near.get(id);
       if (cached) return cached;
       const stored = await far.get(id);
-      // Kept near for a minute at least; every later put refreshes it with the real ttl.
-      if (stored) await near.put(stored, { ttlMilliseconds: 60_000 });
+      // Kept near for a minute at least (when there is room); every later put refreshes it with the real ttl.
+      if (stored) await near.put(stored, { ttlMilliseconds: 60_000 }).catch(unlessFull);
       return stored;
     },
     async put(record, options) {

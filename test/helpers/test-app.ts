@@ -64,7 +64,7 @@ export async function buildTestApp(
     },
   });
   // The store reads the app's clock, so a test that advances it expires sessions too.
-  const store = createMemoryStore({ now: options.dependencies?.clock?.now });
+  const store = createMemoryStore({ now: options.dependencies?.clock?.now, maxSessions: config.maxSessions });
   const tools = options.servers
     ? createMcpToolProvider({
         servers: options.servers,

@@ -57,11 +57,16 @@ export interface StoreHarness {
   advance(milliseconds: number): Promise<void>;
 }
 
+/** How a driver is made for a test: `maxSessions` for drivers that bound how many they hold (others ignore it). */
+export interface StoreLimits {
+  maxSessions?: number;
+}
+
 /**
  * The behaviour every SessionStore driver must have. Each driver's test file calls this with a
  * factory that returns a fresh, empty store.
  */
-export function sessionStoreContract(name: string, create: () => Promise<StoreHarness>) {
+export function sessionStoreContract(name: string, create: (limits?: StoreLimits) => Promise<StoreHarness>) {
   describe(`SessionStore contract: ${name}`, () => {
     it('returns undefined for an id never saved', async () => {
       const { store } = await create();
@@ -125,6 +130,26 @@ export function sessionStoreContract(name: string, create: () => Promise<StoreHa
       await store.put(sampleRecord('s1'), { ttlMilliseconds: 60_000 });
       await advance(40_000);
       expect(await store.get('s1')).toBeDefined();
+    });
+
+    it('never drops a record to make room: when full it refuses new ones, still saves held ones, and frees room on expiry', async () => {
+      const { store, advance } = await create({ maxSessions: 3 });
+      const accepted: string[] = [];
+      for (const id of ['s1', 's2', 's3', 's4', 's5']) {
+        try {
+          await store.put(sampleRecord(id), { ttlMilliseconds: 60_000 });
+          accepted.push(id);
+        } catch (error) {
+          expect(error).toMatchObject({ code: 'too_many_sessions', details: { retry_after_seconds: 60 } });
+        }
+      }
+      expect(accepted.length).toBeGreaterThanOrEqual(3);
+      for (const id of accepted) expect(await store.get(id)).toBeDefined();
+      await store.put(sampleRecord('s1', { model: 'again' }), { ttlMilliseconds: 60_000 });
+      expect((await store.get('s1'))?.model).toBe('again');
+      await advance(61_000);
+      await store.put(sampleRecord('s6'), { ttlMilliseconds: 60_000 });
+      expect(await store.get('s6')).toBeDefined();
     });
 
     it('remembers the default session id, the latest one set winning', async () => {

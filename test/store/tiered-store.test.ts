@@ -3,11 +3,11 @@ import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createTieredStore } from '../../src/store/tiered-store.js';
 import { sampleRecord, sessionStoreContract } from './session-store-contract.js';
 
-sessionStoreContract('tiered (memory in front of memory)', async () => {
+sessionStoreContract('tiered (memory in front of memory)', async (limits) => {
   let time = 1_000_000;
   const now = () => time;
   return {
-    store: createTieredStore(createMemoryStore({ now }), createMemoryStore({ now })),
+    store: createTieredStore(createMemoryStore({ now, ...limits }), createMemoryStore({ now })),
     advance: async (milliseconds) => {
       time += milliseconds;
     },
@@ -24,5 +24,13 @@ describe('the tiered store', () => {
     expect((await near.get('s1'))?.model).toBe('far');
     await store.put(sampleRecord('s1', { model: 'both' }), { ttlMilliseconds: 60_000 });
     expect((await far.get('s1'))?.model).toBe('both');
+  });
+
+  it('reads from the far store when the near one is full', async () => {
+    const near = createMemoryStore({ maxSessions: 1 });
+    const far = createMemoryStore();
+    await near.put(sampleRecord('s0'), { ttlMilliseconds: 60_000 });
+    await far.put(sampleRecord('s1', { model: 'far' }), { ttlMilliseconds: 60_000 });
+    expect((await createTieredStore(near, far).get('s1'))?.model).toBe('far');
   });
 });

@@ -19,13 +19,13 @@ sessionStoreContract('Workers KV, in workerd', async () => {
 });
 
 // What a session hub (Durable Object) uses: memory in front of KV.
-sessionStoreContract('memory in front of Workers KV, in workerd', async () => {
+sessionStoreContract('memory in front of Workers KV, in workerd', async (limits) => {
   let time = 1_000_000;
   namespaces += 1;
   const now = () => time;
   return {
     store: createTieredStore(
-      createMemoryStore({ now }),
+      createMemoryStore({ now, ...limits }),
       createKvStore({ namespace: env.SESSIONS, prefix: `tiered-${namespaces}:`, now }),
     ),
     advance: async (milliseconds) => {
