@@ -2,13 +2,7 @@ import { type Message, Ollama, type Tool } from 'ollama/browser';
 import { AppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
 import { toolCallFromValue } from './tool-arguments.js';
-import {
-  createIdleWatchdog,
-  summarise,
-  upstreamError,
-  upstreamTimeout,
-  upstreamUnavailable,
-} from './upstream-errors.js';
+import { createIdleWatchdog, upstreamFailures } from './upstream-errors.js';
 
 export interface OllamaModelOptions {
   baseUrl: string;
@@ -23,6 +17,7 @@ interface OllamaToolCall {
 
 /** Ollama's native `/api/chat`, always streamed (NDJSON). */
 export function createOllamaModel(options: OllamaModelOptions): ChatModel {
+  const failures = upstreamFailures('ollama', options.baseUrl, []);
   return {
     provider: 'ollama',
     async *stream(request, signal) {
@@ -68,20 +63,17 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
           }
         }
       } catch (error) {
-        if (watchdog.timedOut) throw upstreamTimeout('ollama', options.timeoutMilliseconds);
+        if (watchdog.timedOut) throw failures.timedOut(options.timeoutMilliseconds);
         if (signal.aborted) throw signal.reason;
         if (error instanceof AppError) throw error;
         // ollama-js does not export ResponseError; its name is the documented way to recognise it.
         if (error instanceof Error && error.name === 'ResponseError') {
           const status = (error as Error & { status_code?: number }).status_code;
-          throw upstreamError('ollama', status, summarise(error.message, []));
+          throw failures.answered(status, error.message);
         }
-        if (error instanceof TypeError) {
-          if (received) throw upstreamError('ollama', undefined, 'the connection broke mid-answer');
-          throw upstreamUnavailable('ollama', options.baseUrl);
-        }
+        if (error instanceof TypeError) throw failures.connectionFailed(received);
         const message = error instanceof Error ? error.message : String(error);
-        throw upstreamError('ollama', undefined, summarise(message, []));
+        throw failures.answered(undefined, message);
       } finally {
         watchdog.dispose();
       }

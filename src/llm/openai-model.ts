@@ -8,13 +8,7 @@ import type {
 import { AppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
 import { argumentBounds, argumentsText, toolCallFromText } from './tool-arguments.js';
-import {
-  createIdleWatchdog,
-  summarise,
-  upstreamError,
-  upstreamTimeout,
-  upstreamUnavailable,
-} from './upstream-errors.js';
+import { createIdleWatchdog, upstreamFailures } from './upstream-errors.js';
 
 export interface OpenAiModelOptions {
   baseUrl: string;
@@ -27,6 +21,7 @@ export interface OpenAiModelOptions {
 
 /** An OpenAI-compatible chat completions model (OpenAI, OpenRouter, vLLM, LM Studio), always streamed. */
 export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
+  const failures = upstreamFailures('openai', options.baseUrl, [options.apiKey]);
   const client = new OpenAI({
     baseURL: options.baseUrl,
     // Local servers need no key; the client insists on one, so send a placeholder and drop the header.
@@ -105,9 +100,9 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
             if (choice.finish_reason) finish = choice.finish_reason;
           }
           chunks.length = 0;
-          if (failure !== undefined) throw upstreamError('openai', undefined, summarise(failure, [options.apiKey]));
+          if (failure !== undefined) throw failures.answered(undefined, failure);
         }
-        if (!finish) throw upstreamError('openai', undefined, 'the stream ended before the model finished its answer');
+        if (!finish) throw failures.malformed('the stream ended before the model finished its answer');
         // One id is one call (one approval, one run, one result): a repeat of an id is dropped.
         const ids = new Set<string>();
         for (const [index, call] of calls) {
@@ -119,20 +114,18 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
         yield { type: 'finish', reason: finish, usage };
       } catch (error) {
         if (watchdog.timedOut || error instanceof APIConnectionTimeoutError) {
-          throw upstreamTimeout('openai', options.timeoutMilliseconds);
+          throw failures.timedOut(options.timeoutMilliseconds);
         }
         if (signal.aborted) throw signal.reason;
         if (error instanceof AppError) throw error;
-        if (error instanceof APIConnectionError) throw upstreamUnavailable('openai', options.baseUrl);
+        if (error instanceof APIConnectionError) throw failures.connectionFailed(false);
         if (error instanceof APIError) {
           const body = error.error as { message?: unknown } | undefined;
           const message = typeof body?.message === 'string' ? body.message : error.message;
-          throw upstreamError('openai', error.status, summarise(message, [options.apiKey]));
+          throw failures.answered(error.status, message);
         }
-        if (error instanceof SyntaxError)
-          throw upstreamError('openai', undefined, 'the stream held an event that is not JSON');
-        if (received) throw upstreamError('openai', undefined, 'the connection broke mid-answer');
-        throw upstreamUnavailable('openai', options.baseUrl);
+        if (error instanceof SyntaxError) throw failures.malformed('the stream held an event that is not JSON');
+        throw failures.connectionFailed(received);
       } finally {
         watchdog.dispose();
         reader?.cancel().catch(() => {});

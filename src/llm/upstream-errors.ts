@@ -9,7 +9,7 @@ export function summarise(text: string, secrets: Array<string | undefined>): str
 }
 
 /** The LLM answered with an error (HTTP status, or an error inside a 200 stream). */
-export function upstreamError(provider: Provider, status: number | undefined, message: string): AppError {
+function upstreamError(provider: Provider, status: number | undefined, message: string): AppError {
   const shown = status ? `${status}` : 'an error mid-stream';
   return new AppError('upstream_error', `The ${provider} LLM answered with ${shown}: ${message}`, {
     provider,
@@ -28,7 +28,7 @@ export function displayUrl(url: string): string {
   }
 }
 
-export function upstreamUnavailable(provider: Provider, baseUrl: string): AppError {
+function upstreamUnavailable(provider: Provider, baseUrl: string): AppError {
   return new AppError(
     'upstream_unavailable',
     `Could not connect to the ${provider} LLM at ${displayUrl(baseUrl)}; check that it is running and the base URL is right.`,
@@ -36,12 +36,32 @@ export function upstreamUnavailable(provider: Provider, baseUrl: string): AppErr
   );
 }
 
-export function upstreamTimeout(provider: Provider, milliseconds: number): AppError {
+function upstreamTimeout(provider: Provider, milliseconds: number): AppError {
   return new AppError(
     'upstream_timeout',
     `The ${provider} LLM sent nothing for ${milliseconds / 1000}s; raise --upstream-timeout for slow models.`,
     { provider },
   );
+}
+
+/**
+ * The failures of one provider's calls, each as the `AppError` clients see: messages summarised
+ * and cleared of `secrets`, the base URL shown without credentials.
+ */
+export function upstreamFailures(provider: Provider, baseUrl: string, secrets: Array<string | undefined>) {
+  return {
+    /** The LLM answered with an error: an HTTP status, or an error inside the stream (no status). */
+    answered: (status: number | undefined, message: string) =>
+      upstreamError(provider, status, summarise(message, secrets)),
+    /** The answer stopped in a way the wire format does not allow; `what` says how. */
+    malformed: (what: string) => upstreamError(provider, undefined, what),
+    /** The connection failed: before any byte the LLM is unreachable, after one the answer broke. */
+    connectionFailed: (received: boolean) =>
+      received
+        ? upstreamError(provider, undefined, 'the connection broke mid-answer')
+        : upstreamUnavailable(provider, baseUrl),
+    timedOut: (milliseconds: number) => upstreamTimeout(provider, milliseconds),
+  };
 }
 
 /**
