@@ -148,11 +148,12 @@ export function createConversations(options: ConversationsOptions) {
 
   return {
     /**
-     * The id of the session a request addresses: the one it names (not looked up), else the
-     * default session, made with the server's defaults when there is none.
+     * The id of the session a request addresses, which exists: the one it names (404
+     * `unknown_session` when it does not), else the default session, made with the server's
+     * defaults when there is none.
      */
-    sessionId(requestedId: string | undefined): Promise<string> {
-      return sessions.resolveId(requestedId);
+    async sessionId(requestedId: string | undefined): Promise<string> {
+      return (await sessions.resolve(requestedId)).id;
     },
 
     /**

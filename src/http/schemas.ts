@@ -97,7 +97,7 @@ export const healthSchema = z.object({
   version: z.string(),
   provider: z.string(),
   model: z.string(),
-  mcp: z.record(z.string(), z.enum(['connected', 'connecting', 'failed', 'disabled'])),
+  mcp: z.record(z.string(), z.enum(['connected', 'connecting', 'idle', 'failed', 'disabled'])),
 });
 
 export const errorResponseSchema = errorDataSchema;

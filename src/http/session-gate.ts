@@ -39,7 +39,8 @@ function bodySessionId(text: string | undefined): string | undefined {
 /**
  * `route` as a route of a session: with a session host, its requests are answered by the host,
  * found with the same rules as everywhere (`requestedSessionId`, the default session of the
- * store); without one, the route is unchanged.
+ * store); without one, the route is unchanged. The gate runs after the app's token, Host, Origin
+ * and size checks, and a session that does not exist is 404 here: no host place is made for it.
  */
 export function sessionRoute<R extends RouteConfig>(route: R, scope: SessionScope, options: SessionGateOptions): R {
   const { host } = options;

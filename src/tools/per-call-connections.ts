@@ -55,7 +55,7 @@ export function createPerCallConnections(options: PerCallConnectionsOptions): Co
         openings.delete(cancel);
       }
     },
-    status: (name) => outcomes.get(name) ?? 'connecting',
+    status: (name) => outcomes.get(name) ?? 'idle',
     async close() {
       closed = true;
       for (const cancel of openings.keys()) cancel.abort();

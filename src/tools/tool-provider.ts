@@ -29,7 +29,11 @@ export interface ToolCallOptions {
   onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
 }
 
-export type ServerStatus = 'connected' | 'connecting' | 'failed' | 'disabled';
+/**
+ * `idle`: no connection is kept (a plain Worker opens one per request) and none was made here yet;
+ * `disabled`: the runtime cannot start it (stdio on Workers) or servers.json disables it.
+ */
+export type ServerStatus = 'connected' | 'connecting' | 'idle' | 'failed' | 'disabled';
 
 /**
  * The port to the tools of the configured MCP servers. Connections are per working directory:

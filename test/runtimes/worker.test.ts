@@ -262,6 +262,14 @@ describe('the Worker with session hubs (Durable Objects) on the local Workers ru
     expect(body.session_id).not.toBe(started.session_id);
     expect(await kv.get('session:default', 'text')).toBe(body.session_id);
   });
+
+  it('an unknown session id is 404 at the front; /health says the URL server is idle there, not connecting', async () => {
+    const response = await hubCall('/user_request', { input: 'hi', session_id: 'nobody-started-this' });
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as any).error.code).toBe('unknown_session');
+    const health = (await (await call('/health', { auth: false, worker: hubs })).json()) as any;
+    expect(health.mcp.fault).toBe('idle');
+  });
 });
 
 describe('the Worker with session hubs and REQUIRE_SESSION_ID', () => {
