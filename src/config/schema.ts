@@ -41,7 +41,16 @@ export const configSchema = z.object({
   provider: providerSchema.default('ollama').describe('LLM provider for new sessions'),
   openaiBaseUrl: url.default('https://openrouter.ai/api/v1').describe('base URL of the OpenAI-compatible API'),
   ollamaBaseUrl: url.default('http://localhost:11434').describe('base URL of Ollama'),
-  serversConfig: z.string().min(1).default('config/servers.json').describe('MCP servers file (mcpServers format)'),
+  serversConfig: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("MCP servers file (mcpServers format; default: the package's own config/servers.json)"),
+  envFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('.env file to read settings from (none unless named: not even ./.env)'),
   currentDirectory: z.string().min(1).optional().describe("working directory of new sessions (default: the process's)"),
   contextWindowSize: wholeNumber
     .pipe(z.number().positive('must be a whole number above 0'))

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { fail, prepareServer } from '../node/prepare-server.js';
 
 declare const Bun: {
@@ -8,6 +9,16 @@ declare const Bun: {
     idleTimeout?: number;
   }): { hostname: string; port: number; stop(): void };
 };
+
+// Bun loads these from the working directory into the environment before any of our code runs,
+// unless started with --no-env-file: settings no one named, from a directory that may be hostile.
+const mode = process.env.NODE_ENV ?? 'development';
+const autoLoaded = ['.env', '.env.local', `.env.${mode}`, `.env.${mode}.local`].filter((name) => existsSync(name));
+if (autoLoaded.length > 0 && !process.execArgv.includes('--no-env-file')) {
+  fail(
+    `Bun loaded ${autoLoaded.join(', ')} of the working directory into the environment; start it as bun --no-env-file src/entry/bun.ts, and name a file you trust with --env-file.`,
+  );
+}
 
 const { app, config, logger, shutdown } = await prepareServer();
 
