@@ -60,7 +60,8 @@ export function resolveConfig(sources: ConfigSource[]): ResolvedConfig {
     const issue = result.error.issues[0];
     const key = issue.path[0] as ConfigKey;
     const where = origins.get(key)?.where(key) ?? `--${optionNames[key].flag}`;
-    return { kind: 'error', message: `${where}: ${issue.message} (got ${JSON.stringify(raw[key])}).` };
+    const got = raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
+    return { kind: 'error', message: `${where}: ${issue.message}${got}.` };
   }
   return { kind: 'config', config: result.data, origins };
 }

@@ -58,8 +58,12 @@ describe('loadConfig defaults', () => {
       maxToolResultChars: 32_000,
       maxMcpConnections: 64,
       upstreamTimeout: 120_000,
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      allowedModels: [],
       currentDirectory: cwd,
     });
+    expect(config.maxContextWindowSize).toBeUndefined();
     expect(config.apiKey).toBeUndefined();
     expect(config.authToken).toBeUndefined();
     expect(config.serversConfig).toBeUndefined();
@@ -120,6 +124,10 @@ describe('additions', () => {
     ],
     ['--cors-origin', { argv: ['--cors-origin', 'https://app.example'] }, { corsOrigin: ['https://app.example'] }],
     ['MAX_MCP_CONNECTIONS', { env: { MAX_MCP_CONNECTIONS: '8' } }, { maxMcpConnections: 8 }],
+    ['ALLOWED_MODELS comma-separated', { env: { ALLOWED_MODELS: 'a:7b, b' } }, { allowedModels: ['a:7b', 'b'] }],
+    ['--max-context-window-size', { argv: ['--max-context-window-size', '8192'] }, { maxContextWindowSize: 8192 }],
+    ['--headers-timeout 5s', { argv: ['--headers-timeout', '5s'] }, { headersTimeout: 5000 }],
+    ['REQUEST_TIMEOUT 0 (no limit)', { env: { REQUEST_TIMEOUT: '0' } }, { requestTimeout: 0 }],
     ['--require-session-id', { argv: ['--require-session-id'] }, { requireSessionId: true }],
     ['LOG_LEVEL', { env: { LOG_LEVEL: 'debug' } }, { logLevel: 'debug' }],
   ])('%s', (_name, sources, expected) => {
@@ -204,6 +212,7 @@ describe('invalid values', () => {
     ['bad duration', { argv: ['--approval-ttl', 'soon'] }, ['--approval-ttl', '"soon" is not a duration']],
     ['zero upstream timeout', { argv: ['--upstream-timeout', '0'] }, ['--upstream-timeout']],
     ['unknown flag', { argv: ['--bogus', 'x'] }, ['--bogus', '--help']],
+    ['headers timeout above the request timeout', { argv: ['--headers-timeout', '1m'] }, ['--headers-timeout']],
     ['bad value in .env', { dotenv: 'TEMPERATURE=5\n' }, ['TEMPERATURE (in .env)']],
   ])('%s is a one-line error naming its origin', (_name, sources, parts) => {
     const message = failure(sources);

@@ -4,6 +4,7 @@ import { errorResponses, jsonBody, jsonContent } from '../openapi.js';
 import { sessionQuerySchema, sessionStateSchema, startSessionBodySchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
+import { checkSessionLimits } from '../session-limits.js';
 import { sessionState } from '../session-state.js';
 
 const startSession = createRoute({
@@ -37,7 +38,9 @@ export function sessionRoutes(app: OpenAPIHono, { conversations, tools, config, 
     });
 
   app.openapi(sessionRoute(startSession, 'new'), async (c) => {
-    const record = await conversations.startSession(c.req.valid('json'));
+    const settings = c.req.valid('json');
+    checkSessionLimits(settings, config);
+    const record = await conversations.startSession(settings);
     return c.json(await view(record, false), 201);
   });
 
