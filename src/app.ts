@@ -1,4 +1,3 @@
-import { swaggerUI } from '@hono/swagger-ui';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppConfig } from './app-config.js';
 import { createConversations } from './chat/conversations.js';
@@ -6,6 +5,7 @@ import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
 import { approveRoutes } from './http/routes/approve.js';
 import { chatPageRoutes } from './http/routes/chat-page.js';
+import { docsPageRoutes } from './http/routes/docs-page.js';
 import { eventsRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
 import { sessionRoutes } from './http/routes/sessions.js';
@@ -125,7 +125,7 @@ export function createApp(dependencies: AppDependencies) {
     },
     ...(config.authToken ? { security: [{ bearer: [] }] } : {}),
   });
-  app.get('/docs', swaggerUI({ url: '/openapi.json', title: 'llm-chat-server API' }));
+  docsPageRoutes(app);
   chatPageRoutes(app);
   return app;
 }

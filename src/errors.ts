@@ -7,6 +7,7 @@ export const errorStatuses = {
   invalid_session_id: 400,
   conflicting_session_id: 400,
   session_required: 400,
+  model_not_allowed: 400,
   unauthorized: 401,
   forbidden_host: 403,
   forbidden_origin: 403,

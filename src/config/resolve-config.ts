@@ -9,7 +9,8 @@ export interface ConfigSource {
 }
 
 export type ResolvedConfig =
-  | { kind: 'config'; config: Config; explicit: ReadonlySet<ConfigKey> }
+  /** `origins`: the source each setting that was set came from (defaults are absent). */
+  | { kind: 'config'; config: Config; origins: ReadonlyMap<ConfigKey, ConfigSource> }
   | { kind: 'error'; message: string };
 
 const keys = Object.keys(configSchema.shape) as ConfigKey[];
@@ -33,13 +34,13 @@ export function environmentSource(variables: Record<string, unknown>, label = ''
  */
 export function resolveConfig(sources: ConfigSource[]): ResolvedConfig {
   const raw: Record<string, unknown> = {};
-  const origin = new Map<ConfigKey, string>();
+  const origins = new Map<ConfigKey, ConfigSource>();
   for (const key of keys) {
     const source = sources.find((candidate) => candidate.get(key) !== undefined);
     if (!source) continue;
     let value = source.get(key);
     const where = source.where(key);
-    origin.set(key, where);
+    origins.set(key, source);
     if (typeof value === 'string' && booleanKeys.has(key)) {
       const word = value.trim().toLowerCase();
       if (!truthy.has(word) && !falsy.has(word)) {
@@ -58,8 +59,9 @@ export function resolveConfig(sources: ConfigSource[]): ResolvedConfig {
   if (!result.success) {
     const issue = result.error.issues[0];
     const key = issue.path[0] as ConfigKey;
-    const where = origin.get(key) ?? `--${optionNames[key].flag}`;
-    return { kind: 'error', message: `${where}: ${issue.message} (got ${JSON.stringify(raw[key])}).` };
+    const where = origins.get(key)?.where(key) ?? `--${optionNames[key].flag}`;
+    const got = raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
+    return { kind: 'error', message: `${where}: ${issue.message}${got}.` };
   }
-  return { kind: 'config', config: result.data, explicit: new Set(origin.keys()) };
+  return { kind: 'config', config: result.data, origins };
 }

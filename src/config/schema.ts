@@ -31,74 +31,110 @@ const list = z.array(z.string().min(1)).default([]);
  * Every setting of the server, with its default: the one home of defaults. Values arrive as
  * strings (from flags, env or .env) or typed (from tests); durations are held in milliseconds.
  */
-export const configSchema = z.object({
-  apiKey: z.string().min(1).optional().describe('API key sent to the LLM as a bearer token'),
-  model: z.string().min(1).default('qwen2.5-coder:latest').describe('model for new sessions'),
-  port: wholeNumber
-    .pipe(z.number().min(0, 'must be a port from 0 to 65535').max(65535, 'must be a port from 0 to 65535'))
-    .default(8000)
-    .describe('port to listen on (0: any free port)'),
-  host: z.string().min(1).default('127.0.0.1').describe('address to bind'),
-  provider: providerSchema.default('ollama').describe('LLM provider for new sessions'),
-  openaiBaseUrl: url.default('https://openrouter.ai/api/v1').describe('base URL of the OpenAI-compatible API'),
-  ollamaBaseUrl: url.default('http://localhost:11434').describe('base URL of Ollama'),
-  serversConfig: z.string().min(1).default('config/servers.json').describe('MCP servers file (mcpServers format)'),
-  currentDirectory: z.string().min(1).optional().describe("working directory of new sessions (default: the process's)"),
-  contextWindowSize: wholeNumber
-    .pipe(z.number().positive('must be a whole number above 0'))
-    .default(2048)
-    .describe('context window in tokens'),
-  temperature: decimalNumber
-    .pipe(z.number().min(0, 'must be from 0 to 2').max(2, 'must be from 0 to 2'))
-    .default(0.7)
-    .describe('sampling temperature'),
-  stream: z.boolean().default(false).describe('stream answers as Server-Sent Events by default'),
-  authToken: z
-    .string()
-    .min(1)
-    .optional()
-    .describe('bearer token every route but /health requires (required off loopback)'),
-  systemPrompt: z.string().optional().describe('system prompt for new sessions (default: built in)'),
-  allowDirectory: list.describe('more roots a session directory may lie in (repeatable)'),
-  requireSessionId: z.boolean().default(false).describe('no default-session fallback'),
-  sessionTtl: duration
-    .pipe(z.number().positive('must be above 0'))
-    .default(24 * 3_600_000)
-    .describe('idle session expiry'),
-  maxSessions: positiveWholeNumber
-    .default(10_000)
-    .describe('sessions kept at once; a new one is refused (503) until one expires'),
-  sessionsPerMinute: countOrZero.default(30).describe('sessions one client address may start a minute (0: no limit)'),
-  maxInputChars: positiveWholeNumber.default(100_000).describe('longest input'),
-  maxBodyBytes: positiveWholeNumber.default(1_048_576).describe('largest request body in bytes'),
-  approvalTimeout: duration.default(300_000).describe('how long an open stream waits for decisions'),
-  approvalTtl: duration
-    .pipe(z.number().positive('must be above 0'))
-    .default(3_600_000)
-    .describe('when a pending approval expires'),
-  resumeGrace: duration.default(30_000).describe('how long a turn outlives its last client'),
-  maxFollowers: positiveWholeNumber.default(16).describe("streams that may follow one session's turn at once"),
-  maxStreamBufferBytes: positiveWholeNumber
-    .default(1_048_576)
-    .describe('unsent bytes a stream may hold before it is dropped (the client resumes with Last-Event-ID)'),
-  autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
-  maxToolRounds: positiveWholeNumber.default(25).describe('model calls that request tools, per turn'),
-  maxMcpConnections: positiveWholeNumber
-    .default(64)
-    .describe('MCP server connections open at once, over all servers and directories'),
-  maxHistoryChars: positiveWholeNumber
-    .default(2_000_000)
-    .describe('characters of history a session keeps; its oldest exchanges are dropped past that'),
-  maxToolResultChars: positiveWholeNumber.default(32_000).describe('longer tool results are truncated'),
-  upstreamTimeout: duration
-    .pipe(z.number().positive('must be above 0'))
-    .default(120_000)
-    .describe('no byte from the LLM for this long is an error'),
-  allowedHosts: list.describe('Host values accepted besides loopback names (repeatable)'),
-  corsOrigin: list.describe('origins allowed to call from a browser (repeatable)'),
-  store: z.enum(['memory'], { error: 'must be "memory"' }).default('memory').describe('session store'),
-  logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('debug, info, warn or error'),
-});
+export const configSchema = z
+  .object({
+    apiKey: z.string().min(1).optional().describe('API key sent to the LLM as a bearer token'),
+    model: z.string().min(1).default('qwen2.5-coder:latest').describe('model for new sessions'),
+    port: wholeNumber
+      .pipe(z.number().min(0, 'must be a port from 0 to 65535').max(65535, 'must be a port from 0 to 65535'))
+      .default(8000)
+      .describe('port to listen on (0: any free port)'),
+    host: z.string().min(1).default('127.0.0.1').describe('address to bind'),
+    provider: providerSchema.default('ollama').describe('LLM provider for new sessions'),
+    openaiBaseUrl: url.default('https://openrouter.ai/api/v1').describe('base URL of the OpenAI-compatible API'),
+    ollamaBaseUrl: url.default('http://localhost:11434').describe('base URL of Ollama'),
+    serversConfig: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("MCP servers file (mcpServers format; default: the package's own config/servers.json)"),
+    envFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('.env file to read settings from (none unless named: not even ./.env)'),
+    currentDirectory: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("working directory of new sessions (default: the process's)"),
+    contextWindowSize: wholeNumber
+      .pipe(z.number().positive('must be a whole number above 0'))
+      .default(2048)
+      .describe('context window in tokens'),
+    maxContextWindowSize: positiveWholeNumber
+      .optional()
+      .describe('largest context_window_size a session may ask for (default: any)'),
+    allowedModels: list.describe('models a session may ask for besides --model (repeatable; default: any)'),
+    temperature: decimalNumber
+      .pipe(z.number().min(0, 'must be from 0 to 2').max(2, 'must be from 0 to 2'))
+      .default(0.7)
+      .describe('sampling temperature'),
+    stream: z.boolean().default(false).describe('stream answers as Server-Sent Events by default'),
+    authToken: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('bearer token every route but /health requires (required off loopback)'),
+    systemPrompt: z.string().optional().describe('system prompt for new sessions (default: built in)'),
+    allowDirectory: list.describe('more roots a session directory may lie in (repeatable)'),
+    requireSessionId: z.boolean().default(false).describe('no default-session fallback'),
+    sessionTtl: duration
+      .pipe(z.number().positive('must be above 0'))
+      .default(24 * 3_600_000)
+      .describe('idle session expiry'),
+    maxSessions: positiveWholeNumber
+      .default(10_000)
+      .describe('sessions kept at once; a new one is refused (503) until one expires'),
+    sessionsPerMinute: countOrZero.default(30).describe('sessions one client address may start a minute (0: no limit)'),
+    maxInputChars: positiveWholeNumber.default(100_000).describe('longest input'),
+    maxBodyBytes: positiveWholeNumber.default(1_048_576).describe('largest request body in bytes'),
+    approvalTimeout: duration.default(300_000).describe('how long an open stream waits for decisions'),
+    approvalTtl: duration
+      .pipe(z.number().positive('must be above 0'))
+      .default(3_600_000)
+      .describe('when a pending approval expires'),
+    resumeGrace: duration.default(30_000).describe('how long a turn outlives its last client'),
+    maxFollowers: positiveWholeNumber.default(16).describe("streams that may follow one session's turn at once"),
+    maxStreamBufferBytes: positiveWholeNumber
+      .default(1_048_576)
+      .describe('unsent bytes a stream may hold before it is dropped (the client resumes with Last-Event-ID)'),
+    autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
+    maxToolRounds: positiveWholeNumber.default(25).describe('model calls that request tools, per turn'),
+    maxMcpConnections: positiveWholeNumber
+      .default(64)
+      .describe('MCP server connections open at once, over all servers and directories'),
+    maxHistoryChars: positiveWholeNumber
+      .default(2_000_000)
+      .describe('characters of history a session keeps; its oldest exchanges are dropped past that'),
+    maxToolResultChars: positiveWholeNumber.default(32_000).describe('longer tool results are truncated'),
+    upstreamTimeout: duration
+      .pipe(z.number().positive('must be above 0'))
+      .default(120_000)
+      .describe('no byte from the LLM for this long is an error'),
+    headersTimeout: duration
+      .default(10_000)
+      .describe('how long a client may take to send its request headers (0: no limit)'),
+    requestTimeout: duration
+      .default(30_000)
+      .describe('how long a client may take to send its whole request (0: no limit; responses are not limited)'),
+    allowedHosts: list.describe('Host values accepted besides loopback names (repeatable)'),
+    corsOrigin: list.describe('origins allowed to call from a browser (repeatable)'),
+    store: z.enum(['memory'], { error: 'must be "memory"' }).default('memory').describe('session store'),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('debug, info, warn or error'),
+  })
+  .superRefine((config, context) => {
+    if (config.maxContextWindowSize !== undefined && config.contextWindowSize > config.maxContextWindowSize) {
+      context.addIssue({
+        code: 'custom',
+        path: ['contextWindowSize'],
+        message: `must not be above the max context window size (${config.maxContextWindowSize})`,
+      });
+    }
+    if (config.headersTimeout > 0 && config.requestTimeout > 0 && config.headersTimeout > config.requestTimeout) {
+      context.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not be above the request timeout' });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -127,4 +163,4 @@ export const optionNames = Object.fromEntries(
 ) as Record<ConfigKey, OptionNames>;
 
 export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly']);
-export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedHosts', 'corsOrigin']);
+export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);

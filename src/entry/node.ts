@@ -1,9 +1,11 @@
 import { serve } from '@hono/node-server';
 import { fail, prepareServer } from '../node/prepare-server.js';
+import { requestTimeouts } from '../node/request-timeouts.js';
 
 const { app, config, logger, shutdown } = await prepareServer();
 
-const server = serve({ fetch: app.fetch, hostname: config.host, port: config.port }, (info) => {
+const options = { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: requestTimeouts(config) };
+const server = serve(options, (info) => {
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   logger.info(`listening on http://${host}:${info.port}`, { provider: config.provider, model: config.model });
 });

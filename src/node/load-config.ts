@@ -7,21 +7,29 @@ import { booleanKeys, type Config, type ConfigKey, configSchema, listKeys, optio
 export interface ConfigSources {
   argv: string[];
   env: Record<string, string | undefined>;
-  /** Text of the `.env` file in the working directory, if there is one. */
-  dotenv?: string;
   cwd: string;
+  /** Reads the `.env` file that `--env-file` or `ENV_FILE` names (absolute path); throws when it cannot. */
+  readEnvFile: (path: string) => string;
+}
+
+/** The `.env` file a configuration was read from, and the settings (by env name) that came from it. */
+export interface LoadedEnvFile {
+  path: string;
+  settings: string[];
 }
 
 export type LoadedConfig =
-  | { kind: 'config'; config: Config; explicit: ReadonlySet<ConfigKey> }
+  | { kind: 'config'; config: Config; origins: ReadonlyMap<ConfigKey, ConfigSource>; envFile?: LoadedEnvFile }
   | { kind: 'help'; text: string }
   | { kind: 'error'; message: string };
 
 const keys = Object.keys(configSchema.shape) as ConfigKey[];
 
 /**
- * Reads the configuration with the precedence CLI flag > environment variable > `.env` > default.
- * Pure: the Node entry passes in argv, env and the `.env` text.
+ * Reads the configuration with the precedence CLI flag > environment variable > the `.env` file
+ * named by `--env-file` (or `ENV_FILE`) > default. No `.env` is read unless named: the working
+ * directory is often a cloned repository, and its files must not configure the server.
+ * Pure but for `readEnvFile`, which the entry passes in.
  */
 export function loadConfig(sources: ConfigSources): LoadedConfig {
   let parsed: ReturnType<typeof parseArgs>;
@@ -50,12 +58,29 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
     get: (key) => parsed.values[optionNames[key].flag] as string | boolean | string[] | undefined,
     where: (key) => `--${optionNames[key].flag}`,
   };
-  const dotenv = sources.dotenv ? parseEnv(sources.dotenv) : {};
-  const result = resolveConfig([flags, environmentSource(sources.env), environmentSource(dotenv, ' (in .env)')]);
+  const environment = environmentSource(sources.env);
+  const named = [flags, environment].find((source) => source.get('envFile') !== undefined);
+  const envFile = named && readEnvFile(named, sources);
+  if (envFile?.kind === 'error') return envFile;
+  const result = resolveConfig(envFile ? [flags, environment, envFile.source] : [flags, environment]);
   if (result.kind === 'error') return result;
-  const { config, explicit } = result;
+  const { config, origins } = result;
   config.currentDirectory = resolve(sources.cwd, config.currentDirectory ?? '.');
-  return { kind: 'config', config, explicit };
+  if (!envFile) return { kind: 'config', config, origins };
+  const settings = [...origins].filter(([, source]) => source === envFile.source).map(([key]) => optionNames[key].env);
+  return { kind: 'config', config, origins, envFile: { path: envFile.path, settings } };
+}
+
+function readEnvFile(named: ConfigSource, sources: ConfigSources) {
+  const name = String(named.get('envFile'));
+  const path = resolve(sources.cwd, name);
+  try {
+    const source = environmentSource(parseEnv(sources.readEnvFile(path)), ` (in ${name})`);
+    return { kind: 'file' as const, path, source };
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return { kind: 'error' as const, message: `${named.where('envFile')}: cannot read "${name}" (${reason}).` };
+  }
 }
 
 export function helpText(): string {
@@ -77,7 +102,8 @@ export function helpText(): string {
   return [
     'Usage: llm-chat-server [flags]',
     '',
-    'Precedence: flag > environment variable > .env file > default.',
+    'Precedence: flag > environment variable > the --env-file file > default.',
+    'No .env file is read unless --env-file (or ENV_FILE) names it.',
     '',
     ...rows,
     '  --help',

@@ -1,12 +1,15 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { access, readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import packageJson from '../../package.json' with { type: 'json' };
 import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
+import type { Logger } from '../logger.js';
 import { createMemoryStore } from '../store/memory-store.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
-import { loadConfig } from './load-config.js';
+import { type LoadedEnvFile, loadConfig } from './load-config.js';
 import { createStdioStarter } from './stdio-transport.js';
 
 export function fail(message: string): never {
@@ -14,19 +17,27 @@ export function fail(message: string): never {
   process.exit(2);
 }
 
+/** The package's own servers file: never one of the working directory, which may be a cloned repository. */
+const defaultServersPath = fileURLToPath(new URL('../../config/servers.json', import.meta.url));
+
 /**
- * Everything the Node and Bun entries share: configuration from flags, env and `.env` (exit 2 on a
- * bad value), the MCP servers of servers.json, and the app. The entries only listen.
+ * Everything the Node and Bun entries share: configuration from flags, env and the `.env` file
+ * they name (exit 2 on a bad value), the MCP servers of the servers file, and the app. The
+ * entries only listen.
  */
 export async function prepareServer() {
-  const dotenv = await readFile('.env', 'utf8').catch(() => undefined);
-  const loaded = loadConfig({ argv: process.argv.slice(2), env: process.env, dotenv, cwd: process.cwd() });
+  const loaded = loadConfig({
+    argv: process.argv.slice(2),
+    env: process.env,
+    cwd: process.cwd(),
+    readEnvFile: (path) => readFileSync(path, 'utf8'),
+  });
   if (loaded.kind === 'help') {
     process.stdout.write(`${loaded.text}\n`);
     process.exit(0);
   }
   if (loaded.kind === 'error') fail(loaded.message);
-  const { config, explicit } = loaded;
+  const { config, envFile } = loaded;
   const currentDirectory = await realpath(config.currentDirectory ?? process.cwd()).catch(() =>
     fail(`--current-directory: "${config.currentDirectory}" does not exist.`),
   );
@@ -36,16 +47,16 @@ export async function prepareServer() {
   }
   const directory = await stat(currentDirectory).catch(() => undefined);
   if (!directory?.isDirectory()) fail(`--current-directory: "${currentDirectory}" is not an existing directory.`);
-  const serversPath = resolve(config.serversConfig);
+  const serversPath = config.serversConfig ? resolve(config.serversConfig) : defaultServersPath;
   const serversText = await readFile(serversPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (explicit.has('serversConfig')) {
+    if (config.serversConfig) {
       fail(`--servers-config: cannot read "${config.serversConfig}" (${error.code}); fix the path or leave it unset.`);
     }
     return undefined;
   });
   let servers: ServersConfig = {};
   try {
-    servers = serversText === undefined ? {} : parseServersConfig(serversText, config.serversConfig);
+    servers = serversText === undefined ? {} : parseServersConfig(serversText, serversPath);
   } catch (error) {
     fail((error as Error).message);
   }
@@ -60,6 +71,7 @@ export async function prepareServer() {
     version: packageJson.version,
     stdio: createStdioStarter,
   });
+  await logSources(logger, envFile, serversPath);
   // Start the servers for the default directory now, so the first request does not wait for them.
   void tools.list(currentDirectory);
 
@@ -68,4 +80,24 @@ export async function prepareServer() {
     process.exit(0);
   };
   return { app, config, logger, tools, shutdown };
+}
+
+/** Says at start-up which files configured the server, so an operator sees what a directory did. */
+async function logSources(logger: Logger, envFile: LoadedEnvFile | undefined, serversPath: string) {
+  if (envFile) {
+    logger.info(`env file: settings from ${envFile.path}: ${envFile.settings.join(', ') || '(none)'}`);
+  }
+  const local = join(process.cwd(), '.env');
+  if (
+    envFile?.path !== local &&
+    (await access(local).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    logger.info(
+      `env file: not loaded: ${local} (a .env in the working directory is read only when named: --env-file .env)`,
+    );
+  }
+  logger.info(`MCP servers file ${serversPath}`);
 }

@@ -10,17 +10,26 @@ import { type ConfigSources, loadConfig } from '../../src/node/load-config.js';
 
 const cwd = resolve('/srv/app');
 
-function load(sources: Partial<ConfigSources> = {}) {
-  return loadConfig({ argv: [], env: {}, cwd, ...sources });
+/** Sources as a test writes them: `dotenv` is the text of a `.env` that `--env-file .env` names. */
+type Sources = Partial<ConfigSources> & { dotenv?: string };
+
+function load({ dotenv, ...sources }: Sources = {}) {
+  const named = dotenv === undefined ? [] : ['--env-file', '.env'];
+  const readEnvFile = (path: string) => {
+    if (path !== join(cwd, '.env') || dotenv === undefined)
+      throw Object.assign(new Error('missing'), { code: 'ENOENT' });
+    return dotenv;
+  };
+  return loadConfig({ env: {}, cwd, readEnvFile, ...sources, argv: [...(sources.argv ?? []), ...named] });
 }
 
-function ok(sources: Partial<ConfigSources> = {}) {
+function ok(sources: Sources = {}) {
   const loaded = load(sources);
   if (loaded.kind !== 'config') throw new Error(`expected a config, got ${JSON.stringify(loaded)}`);
   return loaded;
 }
 
-function failure(sources: Partial<ConfigSources>): string {
+function failure(sources: Sources): string {
   const loaded = load(sources);
   if (loaded.kind !== 'error') throw new Error(`expected an error, got ${JSON.stringify(loaded)}`);
   return loaded.message;
@@ -28,7 +37,7 @@ function failure(sources: Partial<ConfigSources>): string {
 
 describe('loadConfig defaults', () => {
   it('fills every setting with its documented default and marks nothing explicit', () => {
-    const { config, explicit } = ok();
+    const { config, origins } = ok();
     expect(config).toMatchObject({
       model: 'qwen2.5-coder:latest',
       port: 8000,
@@ -36,7 +45,6 @@ describe('loadConfig defaults', () => {
       provider: 'ollama',
       openaiBaseUrl: 'https://openrouter.ai/api/v1',
       ollamaBaseUrl: 'http://localhost:11434',
-      serversConfig: 'config/servers.json',
       contextWindowSize: 2048,
       temperature: 0.7,
       stream: false,
@@ -55,11 +63,17 @@ describe('loadConfig defaults', () => {
       maxFollowers: 16,
       maxStreamBufferBytes: 1_048_576,
       upstreamTimeout: 120_000,
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      allowedModels: [],
       currentDirectory: cwd,
     });
+    expect(config.maxContextWindowSize).toBeUndefined();
     expect(config.apiKey).toBeUndefined();
     expect(config.authToken).toBeUndefined();
-    expect(explicit.size).toBe(0);
+    expect(config.serversConfig).toBeUndefined();
+    expect(config.envFile).toBeUndefined();
+    expect(origins.size).toBe(0);
   });
 
   it('resolves a relative current directory against the given cwd', () => {
@@ -91,15 +105,15 @@ describe('original flags and env variables', () => {
     const argv = raw === true ? [`--${flag}`] : [`--${flag}`, raw];
     const fromFlag = ok({ argv });
     expect(fromFlag.config[key]).toEqual(expected);
-    expect([...fromFlag.explicit]).toEqual([key]);
+    expect([...fromFlag.origins.keys()]).toEqual([key]);
     const fromEnv = ok({ env: { [env]: raw === true ? 'true' : raw } });
     expect(fromEnv.config[key]).toEqual(expected);
-    expect([...fromEnv.explicit]).toEqual([key]);
+    expect([...fromEnv.origins.keys()]).toEqual([key]);
   });
 });
 
 describe('additions', () => {
-  it.each<[string, Partial<ConfigSources>, Partial<Config>]>([
+  it.each<[string, Sources, Partial<Config>]>([
     ['--session-ttl 2h', { argv: ['--session-ttl', '2h'] }, { sessionTtl: 7_200_000 }],
     ['SESSION_TTL 90m', { env: { SESSION_TTL: '90m' } }, { sessionTtl: 5_400_000 }],
     ['a bare duration in seconds', { env: { APPROVAL_TIMEOUT: '45' } }, { approvalTimeout: 45_000 }],
@@ -115,6 +129,10 @@ describe('additions', () => {
     ],
     ['--cors-origin', { argv: ['--cors-origin', 'https://app.example'] }, { corsOrigin: ['https://app.example'] }],
     ['MAX_MCP_CONNECTIONS', { env: { MAX_MCP_CONNECTIONS: '8' } }, { maxMcpConnections: 8 }],
+    ['ALLOWED_MODELS comma-separated', { env: { ALLOWED_MODELS: 'a:7b, b' } }, { allowedModels: ['a:7b', 'b'] }],
+    ['--max-context-window-size', { argv: ['--max-context-window-size', '8192'] }, { maxContextWindowSize: 8192 }],
+    ['--headers-timeout 5s', { argv: ['--headers-timeout', '5s'] }, { headersTimeout: 5000 }],
+    ['REQUEST_TIMEOUT 0 (no limit)', { env: { REQUEST_TIMEOUT: '0' } }, { requestTimeout: 0 }],
     ['--require-session-id', { argv: ['--require-session-id'] }, { requireSessionId: true }],
     ['LOG_LEVEL', { env: { LOG_LEVEL: 'debug' } }, { logLevel: 'debug' }],
   ])('%s', (_name, sources, expected) => {
@@ -123,7 +141,7 @@ describe('additions', () => {
 });
 
 describe('precedence: flag > env > .env > default', () => {
-  it.each<[string, Partial<ConfigSources>, string]>([
+  it.each<[string, Sources, string]>([
     ['flag over env', { argv: ['--model', 'flag'], env: { LLM_MODEL: 'env' } }, 'flag'],
     ['flag over .env', { argv: ['--model', 'flag'], dotenv: 'LLM_MODEL=dotenv\n' }, 'flag'],
     ['env over .env', { env: { LLM_MODEL: 'env' }, dotenv: 'LLM_MODEL=dotenv\n' }, 'env'],
@@ -139,9 +157,33 @@ describe('precedence: flag > env > .env > default', () => {
     ]);
   });
 
-  it('lists in explicit exactly the keys some source set', () => {
-    const { explicit } = ok({ argv: ['--port', '9000'], env: { LLM_MODEL: 'm' }, dotenv: 'TEMPERATURE=1\n' });
-    expect([...explicit].sort()).toEqual(['model', 'port', 'temperature']);
+  it('lists in origins exactly the keys some source set, and which came from the .env file', () => {
+    const { origins, envFile } = ok({ argv: ['--port', '9000'], env: { LLM_MODEL: 'm' }, dotenv: 'TEMPERATURE=1\n' });
+    expect([...origins.keys()].sort()).toEqual(['envFile', 'model', 'port', 'temperature']);
+    expect(envFile).toEqual({ path: join(cwd, '.env'), settings: ['TEMPERATURE'] });
+  });
+});
+
+describe('the .env file: read only when named', () => {
+  it('is named by --env-file or ENV_FILE, relative to the working directory', () => {
+    const read: string[] = [];
+    const readEnvFile = (path: string) => {
+      read.push(path);
+      return 'LLM_MODEL=from-file\n';
+    };
+    expect(ok({ argv: ['--env-file', 'conf/my.env'], readEnvFile }).config.model).toBe('from-file');
+    expect(ok({ env: { ENV_FILE: '/etc/llm.env' }, readEnvFile }).envFile?.path).toBe(resolve('/etc/llm.env'));
+    expect(read).toEqual([join(cwd, 'conf/my.env'), resolve('/etc/llm.env')]);
+  });
+
+  it('is not read at all when not named', () => {
+    const loaded = ok({ readEnvFile: () => expect.unreachable('read a .env nobody named') });
+    expect(loaded.envFile).toBeUndefined();
+  });
+
+  it('an unreadable named file is a one-line error naming where it was named', () => {
+    const message = failure({ env: { ENV_FILE: 'gone.env' } });
+    expect(message).toBe('ENV_FILE: cannot read "gone.env" (ENOENT).');
   });
 });
 
@@ -163,7 +205,7 @@ describe('booleans from env', () => {
 });
 
 describe('invalid values', () => {
-  it.each<[string, Partial<ConfigSources>, string[]]>([
+  it.each<[string, Sources, string[]]>([
     ['unknown provider', { argv: ['--provider', 'azure'] }, ['--provider', 'azure']],
     ['port 70000', { argv: ['--port', '70000'] }, ['--port', '65535']],
     ['port -1 as --port=-1', { argv: ['--port=-1'] }, ['--port', '-1']],
@@ -175,6 +217,7 @@ describe('invalid values', () => {
     ['bad duration', { argv: ['--approval-ttl', 'soon'] }, ['--approval-ttl', '"soon" is not a duration']],
     ['zero upstream timeout', { argv: ['--upstream-timeout', '0'] }, ['--upstream-timeout']],
     ['unknown flag', { argv: ['--bogus', 'x'] }, ['--bogus', '--help']],
+    ['headers timeout above the request timeout', { argv: ['--headers-timeout', '1m'] }, ['--headers-timeout']],
     ['bad value in .env', { dotenv: 'TEMPERATURE=5\n' }, ['TEMPERATURE (in .env)']],
   ])('%s is a one-line error naming its origin', (_name, sources, parts) => {
     const message = failure(sources);

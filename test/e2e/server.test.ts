@@ -42,13 +42,16 @@ describe('the real server, started as npm start starts it', () => {
     expect(server.output()).not.toContain(canaryApiKey);
   });
 
-  it('reads its settings from a .env file in the working directory, below env and flags', async () => {
+  it('reads its settings from the .env file --env-file names, below env and flags', async () => {
     const cwd = await temporaryDirectory();
     await writeFile(
       join(cwd, '.env'),
       `LLM_PROVIDER=openai\nLLM_MODEL=from-dotenv\nOPENAI_BASE_URL=${upstream.openaiUrl}\nTEMPERATURE=0.1\n`,
     );
-    const server = await startServer(['--temperature', '0.9'], { cwd, env: { LLM_MODEL: 'from-env' } });
+    const server = await startServer(['--temperature', '0.9', '--env-file', '.env'], {
+      cwd,
+      env: { LLM_MODEL: 'from-env' },
+    });
     try {
       const health = await (await fetch(`${server.url}/health`)).json();
       expect(health).toMatchObject({ provider: 'openai', model: 'from-env' });
@@ -57,6 +60,7 @@ describe('the real server, started as npm start starts it', () => {
     } finally {
       await server.stop();
     }
+    expect(server.output()).toContain(`settings from ${join(cwd, '.env')}: LLM_PROVIDER, OPENAI_BASE_URL`);
   });
 
   it('starts the filesystem server of the default config/servers.json from node_modules, offline', async () => {

@@ -23,8 +23,9 @@ export async function startServer(
   args: string[],
   options: { cwd: string; env?: Record<string, string>; runtime?: 'node' | 'bun' },
 ) {
-  const [command, entry] = options.runtime === 'bun' ? [bunPath, bunEntry] : [process.execPath, binPath];
-  const child: ChildProcess = spawn(command, [entry, '--port', '0', ...args], {
+  const [command, ...entry] =
+    options.runtime === 'bun' ? [bunPath, '--no-env-file', bunEntry] : [process.execPath, binPath];
+  const child: ChildProcess = spawn(command, [...entry, '--port', '0', ...args], {
     cwd: options.cwd,
     env: cleanEnvironment(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -168,13 +168,12 @@ describe('routes', () => {
     expect(await response.text()).toMatch(/^<!doctype html>/i);
   });
 
-  it('GET /docs serves interactive docs reading /openapi.json', async () => {
+  it('GET /docs serves docs rendered from /openapi.json', async () => {
     const { app } = await buildTestApp(upstream);
     const response = await app.request('/docs');
     expect(response.headers.get('content-type')).toContain('text/html');
     const html = await response.text();
-    expect(html).toContain('SwaggerUIBundle');
-    expect(html).toContain('/openapi.json');
+    expect(html).toContain("fetch('/openapi.json'");
   });
 });
 

@@ -149,9 +149,10 @@ describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
     expect(stderr).toContain('broken');
   });
 
-  it('no config/servers.json in the cwd and no flag: starts, and /health shows no MCP servers', async () => {
+  it('a servers file with no servers: starts, and /health shows no MCP servers', async () => {
     const cwd = await temporaryDirectory();
-    const server = await startServer([], { cwd });
+    await writeFile(join(cwd, 'none.json'), JSON.stringify({ mcpServers: {} }));
+    const server = await startServer(['--servers-config', 'none.json'], { cwd });
     try {
       const health = await (await fetch(`${server.url}/health`)).json();
       expect(health).toMatchObject({ status: 'ok', mcp: {} });
@@ -161,7 +162,7 @@ describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
     }
   });
 
-  it('config/servers.json with a stdio fault server: /health lists it as connected', async () => {
+  it('--servers-config naming a file with a stdio fault server: /health lists it as connected', async () => {
     const cwd = await temporaryDirectory();
     await mkdir(join(cwd, 'config'));
     await writeFile(
@@ -172,7 +173,7 @@ describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
         },
       }),
     );
-    const server = await startServer([], { cwd });
+    const server = await startServer(['--servers-config', 'config/servers.json'], { cwd });
     try {
       await expect
         .poll(async () => (await (await fetch(`${server.url}/health`)).json()).mcp, { timeout: 10_000, interval: 100 })

@@ -1,4 +1,5 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
+import { inlinePage } from '../inline-page.js';
 
 const style = `
   body { font: 15px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
@@ -71,40 +72,11 @@ const page = `<!doctype html>
 </body>
 </html>`;
 
-const sha256 = async (text: string) => {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
-  return `'sha256-${btoa(String.fromCharCode(...digest))}'`;
-};
-
-let policy: Promise<string> | undefined;
-
-/**
- * The page's Content-Security-Policy: its one inline script and style by hash, requests only to
- * this origin, and never in a frame (its Approve buttons must not be clickjacked).
- */
-const contentSecurityPolicy = () =>
-  (policy ??= Promise.all([sha256(script), sha256(style)]).then(([scriptHash, styleHash]) =>
-    [
-      "default-src 'none'",
-      `script-src ${scriptHash}`,
-      `style-src ${styleHash}`,
-      "connect-src 'self'",
-      "img-src 'self'",
-      "form-action 'self'",
-      "base-uri 'none'",
-      "frame-ancestors 'none'",
-    ].join('; '),
-  ));
-
 /**
  * GET /: a small chat page. Streams with EventSource (GET /user_request), shows each tool call
  * that needs a decision with Approve and Deny buttons (POST /approve), and follows the
  * continuation on the same stream. With --auth-token it asks for the token once per tab.
  */
 export function chatPageRoutes(app: OpenAPIHono) {
-  app.get('/', async (c) => {
-    c.header('Content-Security-Policy', await contentSecurityPolicy());
-    c.header('X-Frame-Options', 'DENY');
-    return c.html(page);
-  });
+  app.get('/', inlinePage({ html: page, script, style }));
 }

@@ -5,6 +5,7 @@ import { errorResponses, jsonBody, jsonContent } from '../openapi.js';
 import { sessionStateQuerySchema, sessionStateSchema, startSessionBodySchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
+import { checkSessionLimits } from '../session-limits.js';
 import { type MessagePageRequest, sessionState } from '../session-state.js';
 
 const startSession = createRoute({
@@ -39,7 +40,9 @@ export function sessionRoutes(app: OpenAPIHono, { conversations, tools, config, 
     });
 
   app.openapi(sessionRoute(startSession, 'new'), async (c) => {
-    const record = await conversations.startSession(c.req.valid('json'), clientAddress(c));
+    const settings = c.req.valid('json');
+    checkSessionLimits(settings, config);
+    const record = await conversations.startSession(settings, clientAddress(c));
     return c.json(await view(record, false), 201);
   });
 
