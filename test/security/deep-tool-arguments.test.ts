@@ -1,19 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeToolCall, type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { FakeToolCall } from '../helpers/fake-upstream.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // Tool arguments come from the model, so they are untrusted: arguments nested thousands deep once
 // made every later use of the session throw RangeError (500), and arguments of any size were kept.
 // Over the bounds a call is an invalid-arguments call: the model gets an error result, nothing runs.
 
-let upstream: FakeUpstream;
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
-afterEach(() => upstream.close());
+const upstream = useFakeUpstream({ each: true });
 afterAll(() => closeToolProviders());
 
 const nestedText = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;

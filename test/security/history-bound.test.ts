@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/llm/chat-model.js';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { buildTestApp } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 import { sampleRecord } from '../store/session-store-contract.js';
 
 // A session's history grew without bound: 300 turns of 100k characters held 114 MB, and one
@@ -9,11 +9,7 @@ import { sampleRecord } from '../store/session-store-contract.js';
 // oldest whole exchanges first (a tool call never loses its result), with the count of dropped
 // messages in the session state; and /session_state pages its messages (?limit=&before=).
 
-let upstream: FakeUpstream;
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
-afterEach(() => upstream.close());
+const upstream = useFakeUpstream({ each: true });
 
 const characters = (messages: ChatMessage[]) =>
   messages.reduce(

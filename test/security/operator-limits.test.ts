@@ -1,19 +1,15 @@
 import { connect, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/node/load-config.js';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { startServer } from '../helpers/server-process.js';
 import { openStream, parseSse } from '../helpers/sse.js';
 import { buildTestApp, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // Limits an operator sets: which models and how large a context a client may ask for, and how long
 // a client may take to send its request, so a slow one cannot hold connections open.
 
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(() => upstream.close());
+const upstream = useFakeUpstream();
 
 describe('--allowed-models', () => {
   it('a session asking for another model gets 400 model_not_allowed naming the allowed ones', async () => {

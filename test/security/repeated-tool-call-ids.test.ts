@@ -1,19 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // A tool-call id names one call: its approval, its run and its one result in the history. A model
 // answer holding one id twice was approved and run twice, and the history then held two results
 // for one id, which a real provider rejects on every later turn of the session.
 
-let upstream: FakeUpstream;
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
-afterEach(() => upstream.close());
+const upstream = useFakeUpstream({ each: true });
 afterAll(() => closeToolProviders());
 
 describe.each(['ollama', 'openai'] as const)('one id twice in one answer through %s', (provider) => {

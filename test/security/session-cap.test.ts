@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createManualClock } from '../helpers/manual-clock.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 import { sampleRecord } from '../store/session-store-contract.js';
 
 // The memory store kept at most 10,000 sessions and dropped the one saved longest ago to make room:
@@ -12,11 +12,7 @@ import { sampleRecord } from '../store/session-store-contract.js';
 // too_many_sessions with Retry-After) and never drops a live one; and one client address may start
 // only so many sessions a minute (429 rate_limited with Retry-After).
 
-let upstream: FakeUpstream;
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
-afterEach(() => upstream.close());
+const upstream = useFakeUpstream({ each: true });
 afterAll(() => closeToolProviders());
 
 /** The Node adapter's bindings, as @hono/node-server passes them, for a client at `address`. */

@@ -1,18 +1,14 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { openStream, parseSse } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // Finding 12: followers that never read must not hold the turn's output in memory without bound,
 // and one session must not take unlimited followers.
 
-let upstream: FakeUpstream;
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
-afterEach(() => upstream.close());
+const upstream = useFakeUpstream({ each: true });
 afterAll(() => closeToolProviders());
 
 const limit = 4096;

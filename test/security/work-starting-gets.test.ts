@@ -1,17 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { describe, expect, it } from 'vitest';
 import { buildTestApp } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // GET /user_request and GET /events start or resume work, so a page on another origin must not be
 // able to trigger them: not with HEAD (which Hono routes to the GET handler), not from another port
 // of localhost (`Sec-Fetch-Site: same-site`), only from the server's own pages, from non-browser
 // clients, or from an origin listed in --cors-origin.
 
-let upstream: FakeUpstream;
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
-afterEach(() => upstream.close());
+const upstream = useFakeUpstream({ each: true });
 
 const errorOf = async (response: Response) => (await response.json()).error;
 
