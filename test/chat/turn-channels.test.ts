@@ -86,6 +86,19 @@ const channelsOn = (clock: Clock, maxFollowers = 16) =>
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const token = (content: string): TurnEvent => ({ event: 'token', data: { content } });
 
+/** A run whose only follower left after its first token. */
+async function leftAfterOneToken() {
+  const clock = createManualClock();
+  const channels = channelsOn(clock);
+  const run = controlledRun();
+  const follower = recorder();
+  channels.run(run.run, follower.subscriber);
+  run.push(token('a'));
+  await settle();
+  channels.detach('s', follower.subscriber);
+  return { clock, channels, run };
+}
+
 describe('the turn channels on an injected clock', () => {
   it('writes a keep-alive only after keepAlive of silence, and not while events flow', async () => {
     const clock = createManualClock();
@@ -131,14 +144,7 @@ describe('the turn channels on an injected clock', () => {
   });
 
   it('stops a run nobody follows once the resume grace is over, not before', async () => {
-    const clock = createManualClock();
-    const channels = channelsOn(clock);
-    const run = controlledRun();
-    const follower = recorder();
-    channels.run(run.run, follower.subscriber);
-    run.push(token('a'));
-    await settle();
-    channels.detach('s', follower.subscriber);
+    const { clock, channels, run } = await leftAfterOneToken();
     await clock.advance(29_000);
     expect(run.controller.signal.aborted).toBe(false);
     await clock.advance(2_000);
@@ -147,14 +153,7 @@ describe('the turn channels on an injected clock', () => {
   });
 
   it('a follower that comes back within the grace keeps the run going and gets what it missed', async () => {
-    const clock = createManualClock();
-    const channels = channelsOn(clock);
-    const run = controlledRun();
-    const first = recorder();
-    channels.run(run.run, first.subscriber);
-    run.push(token('a'));
-    await settle();
-    channels.detach('s', first.subscriber);
+    const { clock, channels, run } = await leftAfterOneToken();
     run.push(token('b'));
     await settle();
     await clock.advance(20_000);
