@@ -15,7 +15,7 @@ afterEach(async () => {
 describe('a connection per listing and per call (plain Workers)', () => {
   it('each listing and each call opens its own connection and closes it once done', async () => {
     const { provider, started } = build();
-    expect(provider.status()).toEqual({ test: 'connecting' });
+    expect(provider.status()).toEqual({ test: 'idle' });
     const echo = (await provider.list('/a')).find((tool) => tool.name === 'echo');
     if (!echo) throw new Error('no echo tool');
     expect(await provider.call('/a', echo, { text: 'hi' }, unstopped())).toEqual({ content: 'hi', isError: false });
