@@ -86,8 +86,8 @@ const channelsOn = (clock: Clock, maxFollowers = 16) =>
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 const token = (content: string): TurnEvent => ({ event: 'token', data: { content } });
 
-/** A run whose only follower left after its first token. */
-async function leftAfterOneToken() {
+/** A run followed from its start, which has sent one token. */
+async function followedAfterOneToken() {
   const clock = createManualClock();
   const channels = channelsOn(clock);
   const run = controlledRun();
@@ -95,19 +95,19 @@ async function leftAfterOneToken() {
   channels.run(run.run, follower.subscriber);
   run.push(token('a'));
   await settle();
-  channels.detach('s', follower.subscriber);
-  return { clock, channels, run };
+  return { clock, channels, run, follower };
+}
+
+/** A run whose only follower left after its first token. */
+async function leftAfterOneToken() {
+  const followed = await followedAfterOneToken();
+  followed.channels.detach('s', followed.follower.subscriber);
+  return followed;
 }
 
 describe('the turn channels on an injected clock', () => {
   it('writes a keep-alive only after keepAlive of silence, and not while events flow', async () => {
-    const clock = createManualClock();
-    const channels = channelsOn(clock);
-    const run = controlledRun();
-    const follower = recorder();
-    channels.run(run.run, follower.subscriber);
-    run.push(token('a'));
-    await settle();
+    const { clock, channels, run, follower } = await followedAfterOneToken();
     await clock.advance(10_000);
     expect(follower.got).toEqual(['token']);
     await clock.advance(5_000);

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { directives, sha256 } from '../helpers/content-security-policy.js';
 import { buildTestApp } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
@@ -7,18 +7,6 @@ import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 // (clickjacking). HTML responses forbid framing; the chat page runs only its own script.
 
 const upstream = useFakeUpstream();
-
-/** The directives of a Content-Security-Policy header, by name. */
-function directives(header: string | null): Record<string, string[]> {
-  const parsed: Record<string, string[]> = {};
-  for (const part of (header ?? '').split(';')) {
-    const [name, ...values] = part.trim().split(/\s+/);
-    if (name) parsed[name] = values;
-  }
-  return parsed;
-}
-
-const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 describe('framing headers', () => {
   it.each(['/', '/docs'])('GET %s: X-Frame-Options DENY and frame-ancestors none', async (path) => {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { directives, sha256 } from '../helpers/content-security-policy.js';
 import { buildTestApp } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
@@ -7,17 +7,6 @@ import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 // run only code the package ships, and work with no network: nothing is loaded from elsewhere.
 
 const upstream = useFakeUpstream();
-
-function directives(header: string | null): Record<string, string[]> {
-  const parsed: Record<string, string[]> = {};
-  for (const part of (header ?? '').split(';')) {
-    const [name, ...values] = part.trim().split(/\s+/);
-    if (name) parsed[name] = values;
-  }
-  return parsed;
-}
-
-const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 /** Every URL the HTML names: attributes, CSS url(), and string literals that look like paths or URLs. */
 function referencedUrls(html: string): string[] {
