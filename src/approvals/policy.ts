@@ -2,8 +2,12 @@ import type { ToolInfo } from '../tools/tool-provider.js';
 
 export type PolicyDecision = { kind: 'allow' } | { kind: 'deny'; reason: string } | { kind: 'ask' };
 
-/** The key a `remember: "session"` grant is stored under. */
-export const grantKey = (tool: { server: string; name: string }) => `${tool.server}/${tool.name}`;
+/**
+ * The key a `remember: "session"` grant is stored under: the JSON of `[server, the server's own tool
+ * name]`, so no name can pass for another. Keys of the old `server/name` form are never matched:
+ * such a grant asks again.
+ */
+export const grantKey = (server: string, serverToolName: string) => JSON.stringify([server, serverToolName]);
 
 /**
  * Whether a call of `tool` may run without asking. Only configuration and the session's grants
@@ -14,7 +18,7 @@ export const grantKey = (tool: { server: string; name: string }) => `${tool.serv
 export function decide(tool: ToolInfo, grants: readonly string[], autoApproveReadOnly: boolean): PolicyDecision {
   if (tool.rule === 'deny') return { kind: 'deny', reason: 'The server configuration denies this tool.' };
   if (tool.rule === 'allow') return { kind: 'allow' };
-  if (grants.includes(grantKey(tool))) return { kind: 'allow' };
+  if (grants.includes(grantKey(tool.server, tool.serverToolName))) return { kind: 'allow' };
   if (autoApproveReadOnly && tool.readOnlyHint === true && tool.destructiveHint !== true) return { kind: 'allow' };
   return { kind: 'ask' };
 }

@@ -37,6 +37,7 @@ export function newToolCall(
     call_id: call.id,
     name: call.name,
     server: tool?.server ?? '',
+    ...(tool ? { server_tool_name: tool.serverToolName } : {}),
     arguments: call.arguments,
     closed: false,
   };
@@ -82,8 +83,8 @@ export function applyDecision(session: SessionRecord, call: ToolCallState, decis
   if (decision.approve) {
     call.status = 'approved';
     call.approved_by = 'user';
-    if (decision.remember === 'session' && !session.grants.includes(grantKey(call)))
-      session.grants.push(grantKey(call));
+    const key = call.server_tool_name === undefined ? undefined : grantKey(call.server, call.server_tool_name);
+    if (decision.remember === 'session' && key !== undefined && !session.grants.includes(key)) session.grants.push(key);
   } else {
     Object.assign(call, {
       status: 'denied',

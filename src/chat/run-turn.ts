@@ -195,9 +195,11 @@ async function* runTool(
   call: ToolCallState,
   dependencies: TurnDependencies,
 ): AsyncGenerator<TurnEvent> {
+  // The tool the call was decided on, never looked up again by the name offered to the model. A call
+  // saved before calls carried `server_tool_name` has no such identity: it does not run.
   const tools = await dependencies.tools.list(session.current_directory);
   const tool: ToolInfo | undefined = tools.find(
-    (candidate) => candidate.name === call.name && candidate.server === call.server,
+    (candidate) => candidate.server === call.server && candidate.serverToolName === call.server_tool_name,
   );
   call.status = 'running';
   await dependencies.persist(session);

@@ -14,7 +14,13 @@ export const toolCallStateSchema = z.object({
   call_id: z.string(),
   /** The tool's name as offered to the model. */
   name: z.string(),
+  /** The tool's server, fixed when the call is made ('' when the model named no tool). */
   server: z.string(),
+  /**
+   * The name the server knows the tool by, fixed when the call is made: with `server`, the tool
+   * that is decided on and run. Absent in records saved before it existed.
+   */
+  server_tool_name: z.string().optional(),
   /** Exactly the arguments shown to the human; the tool runs with these. */
   arguments: z.record(z.string(), z.unknown()),
   status: z.enum(['pending', 'approved', 'denied', 'expired', 'running', 'executed', 'failed']),
@@ -66,7 +72,7 @@ export const sessionRecordSchema = z.object({
   turns_started: z.number().int(),
   /** Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided`. */
   recent_calls: z.array(z.object({ request_id: z.string(), status: z.string() })),
-  /** Tools approved for the rest of the session (`remember: "session"`), as `server/name` keys. */
+  /** Tools approved for the rest of the session (`remember: "session"`), as `grantKey`s. */
   grants: z.array(z.string()),
   created_at: z.string(),
   updated_at: z.string(),

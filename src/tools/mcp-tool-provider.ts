@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { callTool } from './call-tool.js';
 import type { StdioStarter } from './connect-transport.js';
 import type { ConnectionOpener } from './connection-strategy.js';
+import { offeredToolNames } from './offered-tool-names.js';
 import { openMcpConnection } from './open-mcp-connection.js';
 import { createPerCallConnections } from './per-call-connections.js';
 import { createPooledConnections } from './pooled-connections.js';
@@ -71,8 +72,8 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
           now: options.now ?? Date.now,
         });
 
-  const toolInfo = (name: string, server: ServerConfig, tool: Tool, shared: boolean): ToolInfo => ({
-    name: shared ? `${name}__${tool.name}` : tool.name,
+  const toolInfo = (offered: string, name: string, server: ServerConfig, tool: Tool): ToolInfo => ({
+    name: offered,
     server: name,
     serverToolName: tool.name,
     description: tool.description ?? '',
@@ -96,9 +97,8 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
         }),
       );
       const all = perServer.flat();
-      const counts = new Map<string, number>();
-      for (const { tool } of all) counts.set(tool.name, (counts.get(tool.name) ?? 0) + 1);
-      return all.map(({ name, server, tool }) => toolInfo(name, server, tool, (counts.get(tool.name) ?? 0) > 1));
+      const names = offeredToolNames(all.map(({ name, tool }) => ({ server: name, name: tool.name })));
+      return all.map(({ name, server, tool }, index) => toolInfo(names[index], name, server, tool));
     },
 
     async call(directory, tool, args, callOptions) {

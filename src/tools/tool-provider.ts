@@ -1,6 +1,10 @@
 /** A tool the model may be offered, from one MCP server. */
 export interface ToolInfo {
-  /** The name offered to the model: the server's own, or `server__name` where two servers share it. */
+  /**
+   * The name offered to the model, unique in a listing: the server's own, or `server__name` where
+   * two servers share it (see `offeredToolNames`). Only the model's calls are resolved by it; a
+   * tool is identified by `server` and `serverToolName`.
+   */
   name: string;
   /** The server's key in servers.json. */
   server: string;
