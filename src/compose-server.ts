@@ -30,20 +30,19 @@ export interface ServerParts {
 
 /**
  * The one place the server is put together from its parts, for every runtime: a logger that
- * redacts every secret (API key, token, MCP server env and header values), the MCP tools, the
+ * redacts every secret (API key, token, MCP server env and header values), the MCP tools (whose
+ * results, progress messages and descriptions are redacted with the same list), the
  * model adapters and the app. Entries only gather the parts and listen.
  */
 export function composeServer(parts: ServerParts) {
   const { config } = parts;
-  const logger = createLogger({
-    level: config.logLevel,
-    write: parts.write,
-    secrets: [
-      ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
-      ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
-    ],
-  });
+  const secrets = [
+    ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+    ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
+  ];
+  const logger = createLogger({ level: config.logLevel, write: parts.write, secrets });
   const tools = createMcpToolProvider({
+    secrets,
     servers: parts.servers,
     variables: parts.variables,
     startStdio: parts.stdio?.(logger),

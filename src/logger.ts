@@ -11,17 +11,27 @@ export interface Logger {
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /**
+ * A function replacing each of `secrets` in a text by `[redacted]`, as written and as written inside
+ * a JSON string (quotes and backslashes escaped), longest first so no part of one is left.
+ */
+export function createRedactor(secrets: readonly string[]): (text: string) => string {
+  const forms = [...new Set(secrets.flatMap((secret) => [secret, JSON.stringify(secret).slice(1, -1)]))]
+    .filter((form) => form.length > 0)
+    .sort((first, second) => second.length - first.length);
+  return (text) => forms.reduce((redacted, form) => redacted.replaceAll(form, '[redacted]'), text);
+}
+
+/**
  * A logger writing one line per entry to `write`. `secrets` are replaced by `[redacted]` in every
  * line as a last line of defence; the code should not log them in the first place.
  */
 export function createLogger(options: { level: LogLevel; write: (line: string) => void; secrets?: string[] }): Logger {
-  const secrets = (options.secrets ?? []).filter((secret) => secret.length > 0);
+  const redact = createRedactor(options.secrets ?? []);
   const log = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
     if (rank[level] < rank[options.level]) return;
     let line = `${new Date().toISOString()} ${level.toUpperCase()} ${message}`;
     if (fields && Object.keys(fields).length > 0) line += ` ${JSON.stringify(fields)}`;
-    for (const secret of secrets) line = line.replaceAll(secret, '[redacted]');
-    options.write(line);
+    options.write(redact(line));
   };
   return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
 }

@@ -1,5 +1,5 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Logger } from '../logger.js';
+import { createRedactor, type Logger } from '../logger.js';
 import { callTool } from './call-tool.js';
 import type { StdioStarter } from './connect-transport.js';
 import type { ConnectionOpener } from './connection-strategy.js';
@@ -35,11 +35,17 @@ export interface McpToolProviderOptions {
   maxConnections?: number;
   /** The clock of the restart backoff (default `Date.now`). */
   now?: () => number;
+  /**
+   * Values no tool result, progress message or tool description may carry (the logger's list: MCP
+   * server env and header values, keys, tokens); each becomes `[redacted]` before the core sees it.
+   */
+  secrets?: string[];
 }
 
 /** Tools of the MCP servers in servers.json, one client connection per server and working directory. */
 export function createMcpToolProvider(options: McpToolProviderOptions): ToolProvider {
   const { logger } = options;
+  const redact = createRedactor(options.secrets ?? []);
   const configured = Object.entries(options.servers).filter(([, server]) => !server.disabled);
   const runnable = (server: ServerConfig) => !server.command || Boolean(options.startStdio);
   const enabled = new Map(configured.filter(([, server]) => runnable(server)));
@@ -76,12 +82,32 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     name: offered,
     server: name,
     serverToolName: tool.name,
-    description: tool.description ?? '',
+    description: redact(tool.description ?? ''),
     inputSchema: tool.inputSchema as Record<string, unknown>,
     rule: configuredRule(server, tool.name),
     readOnlyHint: tool.annotations?.readOnlyHint,
     destructiveHint: tool.annotations?.destructiveHint,
   });
+
+  const callServer: ToolProvider['call'] = async (directory, tool, args, callOptions) => {
+    const server = enabled.get(tool.server);
+    if (!server) return failureResult({ kind: 'not-started', server: tool.server });
+    const timeout = server.timeout ? server.timeout * 1000 : (options.defaultCallTimeout ?? 60_000);
+    const lease = await connections.acquire(tool.server, directory, 'call');
+    try {
+      callOptions.signal.throwIfAborted();
+      if (!lease.connection) {
+        return failureResult({ kind: lease.unavailable ?? 'not-started', server: tool.server });
+      }
+      return await callTool(lease.connection.client, tool.serverToolName, args, {
+        ...callOptions,
+        server: tool.server,
+        timeout,
+      });
+    } finally {
+      await lease.release();
+    }
+  };
 
   return {
     async list(directory) {
@@ -102,23 +128,15 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     },
 
     async call(directory, tool, args, callOptions) {
-      const server = enabled.get(tool.server);
-      if (!server) return failureResult({ kind: 'not-started', server: tool.server });
-      const timeout = server.timeout ? server.timeout * 1000 : (options.defaultCallTimeout ?? 60_000);
-      const lease = await connections.acquire(tool.server, directory, 'call');
-      try {
-        callOptions.signal.throwIfAborted();
-        if (!lease.connection) {
-          return failureResult({ kind: lease.unavailable ?? 'not-started', server: tool.server });
-        }
-        return await callTool(lease.connection.client, tool.serverToolName, args, {
-          ...callOptions,
-          server: tool.server,
-          timeout,
-        });
-      } finally {
-        await lease.release();
-      }
+      const { onProgress } = callOptions;
+      const result = await callServer(directory, tool, args, {
+        signal: callOptions.signal,
+        onProgress:
+          onProgress &&
+          ((progress) =>
+            onProgress(progress.message === undefined ? progress : { ...progress, message: redact(progress.message) })),
+      });
+      return { ...result, content: redact(result.content) };
     },
 
     status() {

@@ -1,8 +1,10 @@
 /**
  * A tiny real MCP server (the SDK's `McpServer`) over stdio whose tools are named by the test.
  *
- * `TOOL_NAMES`: the tools to offer, separated by commas. `SERVER_LABEL`: who this server is. Each
- * tool's description is `<label>:<name>`; calling it appends that line to `RUN_FILE` and answers it.
+ *     node named-tools-server.mjs <label> <tool>,<tool>,…
+ *
+ * Offers the named tools. Each tool's description is `<label>:<name>`; calling it appends that line
+ * to the file `RUN_FILE` (when set) and answers `ran <label>:<name>`.
  * `print_environment`, when listed, answers the server's whole environment as JSON and sends it as
  * a progress message first. Plain JavaScript, so it starts without a TypeScript loader.
  */
@@ -10,9 +12,9 @@ import { appendFileSync } from 'node:fs';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 
-const label = process.env.SERVER_LABEL ?? 'server';
+const [label = 'server', toolNames = ''] = process.argv.slice(2);
 const server = new McpServer({ name: `named-tools-${label}`, version: '1.0.0' });
-for (const name of (process.env.TOOL_NAMES ?? '').split(',').filter(Boolean)) {
+for (const name of toolNames.split(',').filter(Boolean)) {
   const identity = `${label}:${name}`;
   server.registerTool(name, { description: identity }, async (extra) => {
     if (process.env.RUN_FILE) appendFileSync(process.env.RUN_FILE, `${identity}\n`);

@@ -25,8 +25,8 @@ async function setup(entries: Record<string, { tools: string[]; extra?: Record<s
       label,
       {
         command: process.execPath,
-        args: [namedToolsServer],
-        env: { SERVER_LABEL: label, TOOL_NAMES: tools.join(','), RUN_FILE: runFile },
+        args: [namedToolsServer, label, tools.join(',')],
+        env: { RUN_FILE: runFile },
         ...extra,
       },
     ]),
