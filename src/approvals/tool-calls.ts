@@ -20,10 +20,11 @@ export const deniedText = (reason?: string) =>
   `The user denied this tool call; it did not run.${reason ? ` Reason: ${reason}` : ''}`;
 export const expiredText = 'The tool did not run: approval expired before the user decided.';
 export const stoppedText = 'The tool did not finish: stopped by user.';
+const notStartedText = (reason: string) => `The tool did not run: ${reason}.`;
 
 /**
- * The state of a call the model just made: refused when the tool is unknown or its arguments are
- * not a JSON object (nothing runs), denied or approved when the policy says so, else pending.
+ * The state of a call the model just made: not_run when the tool is unknown or its arguments are
+ * not a JSON object, denied or approved when the policy says so, else pending.
  */
 export function newToolCall(
   call: ToolCall,
@@ -45,7 +46,7 @@ export function newToolCall(
     const known = [...tools.keys()].join(', ') || 'none';
     return {
       ...base,
-      status: 'failed',
+      status: 'not_run',
       is_error: true,
       result: `Unknown tool "${call.name}"; it did not run. Tools: ${known}.`,
     };
@@ -53,7 +54,7 @@ export function newToolCall(
   if (call.invalidArguments !== undefined) {
     return {
       ...base,
-      status: 'failed',
+      status: 'not_run',
       is_error: true,
       result: `The arguments were not a JSON object, so the tool did not run: ${call.invalidArguments.slice(0, 500)}`,
     };
@@ -101,9 +102,9 @@ export function settleOpenCalls(turn: TurnState, reason: string) {
     if (call.closed) continue;
     if (call.status === 'pending')
       Object.assign(call, { status: 'denied', reason, result: deniedText(reason), is_error: true });
-    else if (call.status === 'approved' || call.status === 'running') {
-      Object.assign(call, { status: 'failed', result: stoppedText, is_error: true });
-    }
+    else if (call.status === 'approved')
+      Object.assign(call, { status: 'not_run', result: notStartedText(reason), is_error: true });
+    else if (call.status === 'running') Object.assign(call, { status: 'failed', result: stoppedText, is_error: true });
   }
 }
 

@@ -139,7 +139,7 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
             name: call.name,
             server: '',
             arguments: call.arguments,
-            status: 'failed',
+            status: 'not_run',
             is_error: true,
             result: `Not run: ${notice}`,
             closed: false,
@@ -213,9 +213,9 @@ async function* runTool(
   };
   if (!tool) {
     Object.assign(call, {
-      status: 'failed',
+      status: 'not_run',
       is_error: true,
-      result: `The tool "${call.name}" is no longer available.`,
+      result: `The tool "${call.name}" is no longer available; it did not run.`,
     });
   } else {
     const progress: TurnEvent[] = [];

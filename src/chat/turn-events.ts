@@ -13,7 +13,11 @@ export const toolCallRecordSchema = z.object({
   name: z.string(),
   arguments: z.record(z.string(), z.unknown()),
   server: z.string(),
-  status: z.enum(['executed', 'denied', 'pending']),
+  status: z
+    .enum(['executed', 'denied', 'pending', 'not_run'])
+    .describe(
+      'executed: it ran (is_error when it failed); not_run: it never ran (unknown tool, invalid arguments, too many rounds, stopped before it started)',
+    ),
   result: z.string().optional(),
   is_error: z.boolean().optional(),
 });

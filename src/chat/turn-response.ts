@@ -25,6 +25,7 @@ const publicStatus = {
   running: 'pending',
   executed: 'executed',
   failed: 'executed',
+  not_run: 'not_run',
   denied: 'denied',
   expired: 'denied',
 } as const;

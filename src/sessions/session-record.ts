@@ -5,7 +5,9 @@ import { providerSchema } from '../llm/provider.js';
 /**
  * One tool call of a turn and where it is in its life:
  * pending → approved | denied | expired; approved → running → executed | failed.
- * A call the model made that cannot run (unknown tool, invalid arguments) starts as failed.
+ * A call that never ran is not_run: the model made it unrunnable (unknown tool, invalid arguments,
+ * past --max-tool-rounds), its tool was gone when it was to run, or a stop came before it started.
+ * failed is a call that ran and failed, or was stopped while running.
  */
 export const toolCallStateSchema = z.object({
   /** Our id for the call: what `approval_required` names and `POST /approve` answers. */
@@ -23,7 +25,7 @@ export const toolCallStateSchema = z.object({
   server_tool_name: z.string().optional(),
   /** Exactly the arguments shown to the human; the tool runs with these. */
   arguments: z.record(z.string(), z.unknown()),
-  status: z.enum(['pending', 'approved', 'denied', 'expired', 'running', 'executed', 'failed']),
+  status: z.enum(['pending', 'approved', 'denied', 'expired', 'running', 'executed', 'failed', 'not_run']),
   approved_by: z.enum(['user', 'policy']).optional(),
   reason: z.string().optional(),
   result: z.string().optional(),

@@ -34,7 +34,7 @@ async function expectRefusedAndSessionUsable(provider: 'ollama' | 'openai', call
 
   const first = await t.ask('call the tool');
   expect(first).toMatchObject({ requires_approval: false, message: 'I could not call it.' });
-  expect(first.tool_calls).toMatchObject([{ name: 'count', arguments: {}, status: 'executed', is_error: true }]);
+  expect(first.tool_calls).toMatchObject([{ name: 'count', arguments: {}, status: 'not_run', is_error: true }]);
   const toolMessage = upstream.chatRequests()[1].body.messages.at(-1);
   expect(toolMessage.role).toBe('tool');
   expect(toolMessage.content).toMatch(/did not run: .*(deeper than|longer than)/);

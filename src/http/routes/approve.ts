@@ -5,6 +5,7 @@ import { errorResponses, jsonBody, jsonContent, sseContent } from '../openapi.js
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
+import { oneOfShapesHook } from '../validation.js';
 
 const decisionSchema = z.object({
   request_id: z.string().min(1).max(200).describe('the tool call, as approval_required named it'),
@@ -19,10 +20,13 @@ const delivery = {
   defer: z.boolean().optional().describe('answer 202 and run the continuation on the next GET /events'),
 };
 
-const approveBodySchema = z.union([
-  decisionSchema.extend(delivery),
-  z.object({ decisions: z.array(decisionSchema).min(1).max(100), ...delivery }),
-]);
+const singleBodySchema = decisionSchema.extend(delivery);
+const batchBodySchema = z.object({ decisions: z.array(decisionSchema).min(1).max(100), ...delivery });
+const approveBodySchema = z.union([singleBodySchema, batchBodySchema]);
+
+/** A body with `decisions` is a batch; any other, one decision. */
+const approveBodyShape = (body: unknown) =>
+  typeof body === 'object' && body !== null && Object.hasOwn(body, 'decisions') ? batchBodySchema : singleBodySchema;
 
 const acceptedSchema = z.object({
   request_id: z.string(),
@@ -56,21 +60,26 @@ const route = createRoute({
 });
 
 export function approveRoutes(app: OpenAPIHono, { conversations, sessionRoute, output }: Services) {
-  app.openapi(sessionRoute(route, 'existing'), async (c) => {
-    const body = c.req.valid('json');
-    const decisions = 'decisions' in body ? body.decisions : [body];
-    const outcome = await conversations.decide(requestedSessionId(c, body.session_id), decisions, {
-      defer: body.defer === true,
-    });
-    const rejected = outcome.rejected.map(({ request_id, error }) => ({ request_id, ...errorBody(error) }));
-    const extra = rejected.length ? { rejected } : {};
-    switch (outcome.kind) {
-      case 'waiting':
-        return c.json({ ...outcome.response, ...extra }, 200);
-      case 'accepted':
-        return c.json({ request_id: outcome.request_id, status: outcome.status, delivered: outcome.delivered }, 202);
-      case 'continued':
-        return output.respond(c, outcome.feed, body.stream, extra);
-    }
-  });
+  const checkShape = oneOfShapesHook(approveBodyShape);
+  app.openapi(
+    sessionRoute(route, 'existing'),
+    async (c) => {
+      const body = c.req.valid('json');
+      const decisions = 'decisions' in body ? body.decisions : [body];
+      const outcome = await conversations.decide(requestedSessionId(c, body.session_id), decisions, {
+        defer: body.defer === true,
+      });
+      const rejected = outcome.rejected.map(({ request_id, error }) => ({ request_id, ...errorBody(error) }));
+      const extra = rejected.length ? { rejected } : {};
+      switch (outcome.kind) {
+        case 'waiting':
+          return c.json({ ...outcome.response, ...extra }, 200);
+        case 'accepted':
+          return c.json({ request_id: outcome.request_id, status: outcome.status, delivered: outcome.delivered }, 202);
+        case 'continued':
+          return output.respond(c, outcome.feed, body.stream, extra);
+      }
+    },
+    (result, c) => checkShape(result, c),
+  );
 }
