@@ -29,7 +29,8 @@ export interface TurnServiceOptions {
   clock: Clock;
 }
 
-const deniedStatuses = new Set(['denied', 'expired']);
+// Calls that will never run: a late approval is told they were not approved.
+const deniedStatuses = new Set(['denied', 'expired', 'not_run']);
 
 /** A decision on one call, as `/approve` receives it. */
 export interface CallDecision extends Decision {

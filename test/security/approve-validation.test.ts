@@ -91,6 +91,10 @@ describe('a call that never ran is not_run in tool_calls; one that ran and faile
       ['count', 'not_run', true],
       ['fail', 'executed', true],
     ]);
+    // A late /approve of a call that never ran is told it will not run, not that it was approved.
+    const late = await post('/approve', { request_id: body.tool_calls[0].request_id, approve: true });
+    expect(late.status).toBe(409);
+    expect(((await late.json()) as any).error.details).toMatchObject({ decision: 'denied', status: 'not_run' });
   });
 
   it('a call refused past --max-tool-rounds', async () => {
