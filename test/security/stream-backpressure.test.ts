@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createHold } from '../helpers/fake-upstream.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { openStream, parseSse } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
@@ -69,5 +70,36 @@ describe('event streams under backpressure (finding 12)', () => {
     // Each stalled follower was cut, its unread frames dropped: it cannot read the ~30 KB turn.
     for (const response of stalled) await expect(response.text()).rejects.toThrow(/bytes unsent/);
     await expect(first.rest()).rejects.toThrow(/bytes unsent/);
+  });
+
+  it('200 followers that never read, over 10 sessions: every one is dropped, every turn finishes', async () => {
+    const { app } = await buildTestApp(upstream, { maxStreamBufferBytes: limit, maxFollowers: 21 });
+    const request = (path: string, init: RequestInit = {}) => app.fetch(new Request(`http://localhost${path}`, init));
+    const holds = Array.from({ length: 10 }, () => createHold(1));
+    for (const hold of holds) upstream.reply({ text: tokens, delayMs: 1, holds: [hold] });
+    const sessions: string[] = [];
+    for (let index = 0; index < 10; index += 1) {
+      const started = await request('/start_session', { method: 'POST' });
+      sessions.push(((await started.json()) as any).session_id);
+    }
+    const answers = await Promise.all(
+      sessions.map((session_id) =>
+        request('/user_request', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: 'talk', session_id, stream: true }),
+        }),
+      ),
+    );
+    await Promise.all(holds.map((hold) => hold.reached));
+    const stalled = await Promise.all(
+      sessions.flatMap((session) => Array.from({ length: 20 }, () => request(`/events?session_id=${session}`))),
+    );
+    expect(stalled.filter((response) => response.status === 200)).toHaveLength(200);
+    for (const hold of holds) hold.release();
+    const texts = await Promise.all(answers.map((answer) => answer.text()));
+    for (const text of texts) expect(parseSse(text).at(-1)?.data.message).toBe(tokens.join(''));
+    const outcomes = await Promise.allSettled(stalled.map((response) => response.text()));
+    expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toHaveLength(200);
   });
 });
