@@ -36,61 +36,99 @@ const defer: (task: () => void) => void =
 
 /**
  * An SSE response following a feed; 204 when the feed has nothing to send. The client going away
- * only leaves the feed: the turn goes on. A client that reads slower than the turn writes is
- * dropped once `maxBuffered` bytes wait for it (its connection fails; EventSource resumes with
- * Last-Event-ID), so a stalled reader costs at most that much memory.
+ * only leaves the feed: the turn goes on. Frames wait in a backlog of references to the turn's
+ * log (no copies) and are encoded only as the reader makes room, so a replay of a long turn costs
+ * no memory per stream. A client that stops reading while the turn goes on is dropped once more
+ * than `maxBuffered` bytes of live events wait for it (its connection fails; EventSource resumes
+ * with Last-Event-ID).
  */
 function eventStream(feed: TurnFeed, maxBuffered: number): Response {
-  let closed = false;
   let following: Following | undefined;
-  // Frames delivered in one go (the events of one upstream read) leave as one write.
-  let pending = '';
-  let scheduled = false;
   let subscriber: Subscriber | undefined;
+  let replaying = true;
+  let closed = false;
+  let closing = false;
+  let scheduled = false;
+  const backlog: string[] = [];
+  let head = 0;
+  // Characters in the backlog, and those of them that came live (not in the replay).
+  let waiting = 0;
+  let replayWaiting = 0;
+  let flush = () => {};
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        const flush = () => {
+        flush = () => {
           scheduled = false;
-          if (closed || pending === '') return;
-          // What is still queued from earlier flushes is what the reader has not taken.
-          if ((controller.desiredSize ?? 0) < 0) {
+          if (closed) return;
+          // Frames that are ready leave together, as much as the reader has room for.
+          while (head < backlog.length && (controller.desiredSize ?? 0) > 0) {
+            const room = controller.desiredSize ?? 0;
+            let text = '';
+            while (head < backlog.length && (text === '' || text.length + backlog[head].length <= room)) {
+              text += backlog[head];
+              head += 1;
+            }
+            const replayed = Math.min(replayWaiting, text.length);
+            replayWaiting -= replayed;
+            waiting -= text.length;
+            controller.enqueue(encoder.encode(text));
+          }
+          // An enqueue can call pull, and so this, again: it may have finished the work.
+          if (closed) return;
+          if (head === backlog.length) {
+            backlog.length = 0;
+            head = 0;
+          }
+          if (closing && backlog.length === 0) {
             closed = true;
+            controller.close();
+          }
+        };
+        const schedule = () => {
+          if (scheduled) return;
+          scheduled = true;
+          defer(flush);
+        };
+        const write = (text: string) => {
+          if (closed || closing) return;
+          // Live frames already waiting past the limit (one frame, however large, always may wait).
+          if (!replaying && waiting - replayWaiting > maxBuffered) {
+            closed = true;
+            backlog.length = 0;
             controller.error(new Error(`more than ${maxBuffered} bytes unsent: the client does not read`));
             following?.leave();
             return;
           }
-          controller.enqueue(encoder.encode(pending));
-          pending = '';
-        };
-        const write = (text: string) => {
-          if (closed) return;
-          pending += text;
-          if (!scheduled) {
-            scheduled = true;
-            defer(flush);
-          }
+          backlog.push(text);
+          waiting += text.length;
+          if (replaying) replayWaiting += text.length;
+          schedule();
         };
         subscriber = {
           waitsForApproval: true,
           deliver: (_event, frame) => write(frame),
           ping: () => write(pingFrame),
           close() {
-            if (closed) return;
+            if (closed || closing) return;
+            closing = true;
             flush();
-            closed = true;
-            controller.close();
           },
         };
       },
+      pull() {
+        flush();
+      },
       cancel() {
         closed = true;
+        backlog.length = 0;
         following?.leave();
       },
     },
-    new ByteLengthQueuingStrategy({ highWaterMark: maxBuffered }),
+    new ByteLengthQueuingStrategy({ highWaterMark: Math.min(maxBuffered, 65_536) }),
   );
   following = feed.follow(subscriber as Subscriber);
+  replaying = false;
   if (following.result === 'nothing') return new Response(null, { status: 204 });
   return new Response(body, { status: 200, headers: sseHeaders });
 }

@@ -102,4 +102,28 @@ describe('event streams under backpressure (finding 12)', () => {
     const outcomes = await Promise.allSettled(stalled.map((response) => response.text()));
     expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toHaveLength(200);
   });
+
+  it('a replay of a long finished turn costs no memory per stream that does not read', async () => {
+    const { app } = await buildTestApp(upstream);
+    const request = (path: string, init: RequestInit = {}) => app.fetch(new Request(`http://localhost${path}`, init));
+    const long = Array.from({ length: 1000 }, (_, index) => `${String(index).padStart(4, '0')} ${'y'.repeat(1000)} `);
+    upstream.reply({ text: long });
+    const answer = await request('/user_request', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'a lot', stream: true }),
+    });
+    expect(parseSse(await answer.text()).at(-1)?.data.message).toBe(long.join(''));
+    const before = process.memoryUsage().arrayBuffers;
+    const replays = await Promise.all(
+      Array.from({ length: 50 }, () => request('/events', { headers: { 'last-event-id': '1.0' } })),
+    );
+    expect(replays.map((response) => response.status)).toEqual(Array(50).fill(200));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Each holds at most one queue's worth (64 KiB) encoded, not the turn's 2 MB (100 MB for 50).
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(50 * 128 * 1024);
+    const [one] = replays;
+    expect(parseSse(await one.text()).at(-1)?.data.message).toBe(long.join(''));
+    await Promise.all(replays.slice(1).map((response) => response.body?.cancel()));
+  });
 });
