@@ -133,8 +133,11 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     if (channel.attached.size === 0) logHeld(channel);
   };
 
+  /** A step that waits on approvals with a stream still waiting for it. */
   const waitingLive = (channel: Channel) =>
-    channel.state === 'waiting' && channel.held !== undefined && !channel.held.logged;
+    channel.state === 'waiting' &&
+    channel.held !== undefined &&
+    [...channel.attached.keys()].some((subscriber) => subscriber.waitsForApproval);
 
   const end = (channel: Channel, last: TurnEvent) => {
     const frame = append(channel, last);
@@ -217,6 +220,9 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       const { sessionId, sequence, controller } = run;
       let channel = channels.get(sessionId);
       if (!channel || channel.sequence !== sequence) {
+        // A new turn ends the waits of the old one: its streams get its `done` and close.
+        if (channel) for (const subscriber of [...channel.attached.keys()]) release(channel, subscriber);
+        if (channel) detachAll(channel);
         channel = { sessionId, sequence, log: [], next: 0, attached: new Map(), state: 'running' };
         channels.set(sessionId, channel);
       }

@@ -143,6 +143,38 @@ describe('the turn channels on an injected clock', () => {
     channels.close();
   });
 
+  it('a stream that joins a wait later still counts as waiting after the first one was let go', async () => {
+    const clock = createManualClock();
+    const channels = channelsOn(clock);
+    const run = controlledRun();
+    const first = recorder(true);
+    channels.run(run.run, first.subscriber);
+    run.push({ event: 'done', data: response(true) });
+    await settle();
+    await clock.advance(30_000);
+    const later = recorder(true);
+    expect(channels.attach('s', later.subscriber, { sequence: 1, index: -1 })).toBe('following');
+    await clock.advance(30_000);
+    expect(first.closed).toBe(true);
+    expect(later.closed).toBe(false);
+    expect(channels.hasWaitingStream('s')).toBe(true);
+    channels.close();
+  });
+
+  it("a new turn ends the old turn's waits: its streams get the held done and close", async () => {
+    const clock = createManualClock();
+    const channels = channelsOn(clock);
+    const old = controlledRun(1);
+    const waiting = recorder(true);
+    channels.run(old.run, waiting.subscriber);
+    old.push({ event: 'done', data: response(true) });
+    await settle();
+    channels.run(controlledRun(2).run, recorder().subscriber);
+    expect(waiting.got).toEqual(['done']);
+    expect(waiting.closed).toBe(true);
+    channels.close();
+  });
+
   it('stops a run nobody follows once the resume grace is over, not before', async () => {
     const { clock, channels, run } = await leftAfterOneToken();
     await clock.advance(29_000);
