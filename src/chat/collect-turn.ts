@@ -28,15 +28,14 @@ export function collectTurn(feed: TurnFeed, signal?: AbortSignal): Promise<TurnR
       close: () => settle(() => reject(new AppError('internal_error', 'The turn ended without a result.'))),
     };
     const following = feed.follow(subscriber);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        following.leave();
-        settle(() =>
-          reject(new AppError('client_closed_request', 'The client went away; the turn goes on for the resume grace.')),
-        );
-      },
-      { once: true },
-    );
+    const leave = () => {
+      following.leave();
+      settle(() =>
+        reject(new AppError('client_closed_request', 'The client went away; the turn goes on for the resume grace.')),
+      );
+    };
+    // A client that left while the turn was being started: no abort event will come.
+    if (signal?.aborted) leave();
+    else signal?.addEventListener('abort', leave, { once: true });
   });
 }

@@ -83,7 +83,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     server: name,
     serverToolName: tool.name,
     description: redact(tool.description ?? ''),
-    inputSchema: tool.inputSchema as Record<string, unknown>,
+    inputSchema: JSON.parse(redact(JSON.stringify(tool.inputSchema))) as Record<string, unknown>,
     rule: configuredRule(server, tool.name),
     readOnlyHint: tool.annotations?.readOnlyHint,
     destructiveHint: tool.annotations?.destructiveHint,

@@ -8,9 +8,12 @@ import { buildWorkerServer, type WorkerServer } from './build-worker-server.js';
 import { hubSessionHeader, hubStorePath } from './hub-protocol.js';
 import type { WorkerEnvironment } from './worker-environment.js';
 
-/** The answer of a Worker whose settings are wrong: 500 with the one error body, naming the setting. */
+/** The answer of a Worker whose settings are wrong: 500, with the detail in the log only. */
 export function configurationError(message: string): Response {
-  return Response.json(errorBody(new AppError('configuration_error', message)), { status: 500 });
+  // The detail may quote a value (a secret among them): it goes to the Worker's log only.
+  console.error(`configuration error: ${message}`);
+  const shown = 'The Worker is not configured right; its log names the setting and the problem.';
+  return Response.json(errorBody(new AppError('configuration_error', shown)), { status: 500 });
 }
 
 /**
