@@ -65,7 +65,8 @@ describe('the package as a user installs it', () => {
       expect(paths).toEqual(
         expect.arrayContaining(['LICENSE', 'bin/llm-chat-server.js', 'config/servers.json', 'dist/index.js']),
       );
-      expect(paths.filter((path) => path.startsWith('src/') || path.startsWith('test/'))).toEqual([]);
+      expect(paths).toContain('dist/index.d.ts');
+      expect(paths.filter((path) => /^(src|test)\/|tsbuildinfo/.test(path))).toEqual([]);
       const packedAt = performance.now();
 
       await writeInstallProject(install, join(packed, filename));
