@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly: tsx compiles them on load, so there is no build step.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/entry/node.ts');
+// Runs the compiled JavaScript (`npm run build`, run by `npm install` in a clone and before `npm pack`).
+await import('../dist/entry/node.js');

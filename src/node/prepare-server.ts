@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import packageJson from '../../package.json' with { type: 'json' };
 import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
 import type { Logger } from '../logger.js';
@@ -10,15 +8,13 @@ import { createMemoryStore } from '../store/memory-store.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
+import { packageInfo } from './package-info.js';
 import { createStdioStarter } from './stdio-transport.js';
 
 export function fail(message: string): never {
   process.stderr.write(`llm-chat-server: ${message}\n`);
   process.exit(2);
 }
-
-/** The package's own servers file: never one of the working directory, which may be a cloned repository. */
-const defaultServersPath = fileURLToPath(new URL('../../config/servers.json', import.meta.url));
 
 /**
  * Everything the Node and Bun entries share: configuration from flags, env and the `.env` file
@@ -47,7 +43,9 @@ export async function prepareServer() {
   }
   const directory = await stat(currentDirectory).catch(() => undefined);
   if (!directory?.isDirectory()) fail(`--current-directory: "${currentDirectory}" is not an existing directory.`);
-  const serversPath = config.serversConfig ? resolve(config.serversConfig) : defaultServersPath;
+  // The default servers file is the package's own: never one of the working directory, which may be a cloned repository.
+  const ownPackage = packageInfo();
+  const serversPath = config.serversConfig ? resolve(config.serversConfig) : ownPackage.defaultServersPath;
   const serversText = await readFile(serversPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (config.serversConfig) {
       fail(`--servers-config: cannot read "${config.serversConfig}" (${error.code}); fix the path or leave it unset.`);
@@ -64,14 +62,18 @@ export async function prepareServer() {
   const { app, tools, logger } = composeServer({
     config: { ...config, currentDirectory },
     servers,
-    variables: { ...process.env, CONFIG_DIR: dirname(serversPath) },
+    variables: { ...process.env, CONFIG_DIR: dirname(serversPath), ...ownPackage.variables },
     write: (line) => process.stderr.write(`${line}\n`),
     store: createMemoryStore({ maxSessions: config.maxSessions }),
     directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
-    version: packageJson.version,
+    version: ownPackage.version,
     stdio: createStdioStarter,
   });
   await logSources(logger, envFile, serversPath);
+  if (serversText === undefined)
+    logger.warn(
+      `MCP servers file ${serversPath} is missing: starting without tools (reinstall the package, or name a file with --servers-config).`,
+    );
   // Start the servers for the default directory now, so the first request does not wait for them.
   void tools.list(currentDirectory);
 

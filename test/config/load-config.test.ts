@@ -2,11 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/duration.js';
 import { type Config, type ConfigKey, type OptionNames, optionNames } from '../../src/config/schema.js';
 import { type ConfigSources, loadConfig } from '../../src/node/load-config.js';
+import { nodeEntry } from '../helpers/server-process.js';
 
 const cwd = resolve('/srv/app');
 
@@ -271,8 +271,7 @@ describe('--help', () => {
   });
 });
 
-describe('the real entry (bin/llm-chat-server.js)', () => {
-  const bin = fileURLToPath(new URL('../../bin/llm-chat-server.js', import.meta.url));
+describe('the real entry (src/entry/node.ts)', () => {
   let directory: string;
   beforeAll(() => {
     directory = mkdtempSync(join(tmpdir(), 'llm-chat-config-'));
@@ -280,7 +279,7 @@ describe('the real entry (bin/llm-chat-server.js)', () => {
   afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, [bin, ...args], {
+    spawnSync(process.execPath, [...nodeEntry, ...args], {
       cwd: directory,
       env: { PATH: process.env.PATH, HOME: directory },
       encoding: 'utf8',

@@ -1,7 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-export const binPath = fileURLToPath(new URL('../../bin/llm-chat-server.js', import.meta.url));
+/** Node's arguments to run the Node entry from the sources, compiled on load by tsx (`npm run dev`; `npm start` runs the build). */
+export const nodeEntry = [
+  '--import',
+  pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href,
+  fileURLToPath(new URL('../../src/entry/node.ts', import.meta.url)),
+];
 /** Bun, from the `bun` devDependency, and the Bun entry. */
 export const bunPath = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
 export const bunEntry = fileURLToPath(new URL('../../src/entry/bun.ts', import.meta.url));
@@ -16,15 +22,17 @@ export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.Pro
 }
 
 /**
- * Starts the real server (`bin/llm-chat-server.js`, what `npm start` runs) on an ephemeral port and
- * resolves once it logs where it listens. `output()` is everything it wrote so far.
+ * Starts the real server (its Node entry, from the sources) on an ephemeral port and
+ * resolves once it logs where it listens (`command`: another executable, such as an installed package's
+ * bin). `output()` is everything it wrote so far.
  */
 export async function startServer(
   args: string[],
-  options: { cwd: string; env?: Record<string, string>; runtime?: 'node' | 'bun' },
+  options: { cwd: string; env?: Record<string, string>; runtime?: 'node' | 'bun'; command?: string[] },
 ) {
   const [command, ...entry] =
-    options.runtime === 'bun' ? [bunPath, '--no-env-file', bunEntry] : [process.execPath, binPath];
+    options.command ??
+    (options.runtime === 'bun' ? [bunPath, '--no-env-file', bunEntry] : [process.execPath, ...nodeEntry]);
   const child: ChildProcess = spawn(command, [...entry, '--port', '0', ...args], {
     cwd: options.cwd,
     env: cleanEnvironment(options.env),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configuredRule, parseServersConfig, resolveServer } from '../../src/tools/servers-config.js';
 import { faultServer } from '../helpers/mcp-servers.js';
-import { binPath, cleanEnvironment, startServer } from '../helpers/server-process.js';
+import { cleanEnvironment, nodeEntry, startServer } from '../helpers/server-process.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
 
 const parse = (value: unknown, source = 'servers.json') => parseServersConfig(JSON.stringify(value), source);
@@ -104,7 +104,7 @@ describe('parseServersConfig', () => {
 /** Runs the real entry to its exit (start-up failures only). */
 function runEntry(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [binPath, '--port', '0', ...args], {
+    const child = spawn(process.execPath, [...nodeEntry, '--port', '0', ...args], {
       cwd,
       env: cleanEnvironment(),
       stdio: ['ignore', 'pipe', 'pipe'],
