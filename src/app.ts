@@ -18,6 +18,7 @@ import { createTurnOutput } from './http/turn-output.js';
 import { validationHook } from './http/validation.js';
 import type { ChatModel } from './llm/chat-model.js';
 import type { Provider } from './llm/provider.js';
+import { type UpstreamStatus, unknownUpstream } from './llm/upstream-status.js';
 import type { Logger } from './logger.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import { randomSessionId } from './sessions/session-id.js';
@@ -42,6 +43,8 @@ export interface AppDependencies {
   keepAlive?: number;
   newSessionId?: () => string;
   newRequestId?: () => string;
+  /** What `/health` says of the LLM (`unknown` when absent). */
+  upstream?: UpstreamStatus;
   /** Where sessions' requests run when not in this app (the Workers front); here when absent. */
   sessionHost?: SessionHost;
 }
@@ -108,7 +111,7 @@ export function createApp(dependencies: AppDependencies) {
   }
   app.use(jsonBodies(config.maxBodyBytes));
 
-  healthRoutes(app, services);
+  healthRoutes(app, services, dependencies.upstream ?? unknownUpstream);
   sessionRoutes(app, services);
   userRequestRoutes(app, services);
   approveRoutes(app, services);

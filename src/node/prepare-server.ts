@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import packageJson from '../../package.json' with { type: 'json' };
 import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
+import { startupChecks } from '../llm/startup-checks.js';
 import type { Logger } from '../logger.js';
 import { createMemoryStore } from '../store/memory-store.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
@@ -61,7 +62,7 @@ export async function prepareServer() {
     fail((error as Error).message);
   }
 
-  const { app, tools, logger } = composeServer({
+  const { app, tools, logger, upstream } = composeServer({
     config: { ...config, currentDirectory },
     servers,
     variables: { ...process.env, CONFIG_DIR: dirname(serversPath) },
@@ -72,8 +73,9 @@ export async function prepareServer() {
     stdio: createStdioStarter,
   });
   await logSources(logger, envFile, serversPath);
-  // Start the servers for the default directory now, so the first request does not wait for them.
-  void tools.list(currentDirectory);
+  // Starts the servers for the default directory now, so the first request does not wait for them;
+  // the checks run while the server already listens.
+  void startupChecks({ settings: { ...config, currentDirectory }, upstream, tools, logger });
 
   const shutdown = async () => {
     await tools.close();
