@@ -43,7 +43,7 @@ export function composeServer(parts: ServerParts) {
     ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];
-  const logger = createLogger({ level: config.logLevel, write: parts.write, secrets });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });
   const upstream = createUpstreamStatus({
     probe: createUpstreamProbe(config),
     clock: systemClock,
