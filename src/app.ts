@@ -3,6 +3,7 @@ import type { AppConfig } from './app-config.js';
 import { createConversations } from './chat/conversations.js';
 import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
+import { requestLog } from './http/request-log.js';
 import { approveRoutes } from './http/routes/approve.js';
 import { chatPageRoutes } from './http/routes/chat-page.js';
 import { docsPageRoutes } from './http/routes/docs-page.js';
@@ -18,10 +19,12 @@ import { createTurnOutput } from './http/turn-output.js';
 import { validationHook } from './http/validation.js';
 import type { ChatModel } from './llm/chat-model.js';
 import type { Provider } from './llm/provider.js';
+import { type UpstreamStatus, unknownUpstream } from './llm/upstream-status.js';
 import type { Logger } from './logger.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import { randomSessionId } from './sessions/session-id.js';
 import type { SessionStore } from './store/session-store.js';
+import { observedTools } from './tools/observed-tools.js';
 import { noTools, type ToolProvider } from './tools/tool-provider.js';
 
 export type { AppConfig };
@@ -42,6 +45,8 @@ export interface AppDependencies {
   keepAlive?: number;
   newSessionId?: () => string;
   newRequestId?: () => string;
+  /** What `/health` says of the LLM (`unknown` when absent). */
+  upstream?: UpstreamStatus;
   /** Where sessions' requests run when not in this app (the Workers front); here when absent. */
   sessionHost?: SessionHost;
 }
@@ -49,14 +54,15 @@ export interface AppDependencies {
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
 export function createApp(dependencies: AppDependencies) {
   const { config, logger } = dependencies;
-  const tools = dependencies.tools ?? noTools;
+  const clock = dependencies.clock ?? systemClock;
+  const tools = observedTools(dependencies.tools ?? noTools, logger, clock);
   const newSessionId = dependencies.newSessionId ?? randomSessionId;
   const conversations = createConversations({
     store: dependencies.store,
     directories: dependencies.directories,
     models: dependencies.models,
     tools,
-    clock: dependencies.clock ?? systemClock,
+    clock,
     newSessionId,
     newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
     settings: {
@@ -96,6 +102,7 @@ export function createApp(dependencies: AppDependencies) {
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
+  app.use(requestLog(logger, clock));
   app.onError(onError(logger));
   app.notFound(notFound(() => app.routes));
   for (const handler of security({
@@ -108,7 +115,7 @@ export function createApp(dependencies: AppDependencies) {
   }
   app.use(jsonBodies(config.maxBodyBytes));
 
-  healthRoutes(app, services);
+  healthRoutes(app, services, dependencies.upstream ?? unknownUpstream);
   sessionRoutes(app, services);
   userRequestRoutes(app, services);
   approveRoutes(app, services);

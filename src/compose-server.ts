@@ -1,7 +1,10 @@
 import { createApp } from './app.js';
 import type { AppConfig } from './app-config.js';
+import { systemClock } from './clock.js';
 import type { SessionHost } from './http/session-gate.js';
 import { createModels } from './llm/create-models.js';
+import { createUpstreamProbe } from './llm/upstream-probe.js';
+import { createUpstreamStatus } from './llm/upstream-status.js';
 import { createLogger, type Logger } from './logger.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import type { SessionStore } from './store/session-store.js';
@@ -40,7 +43,12 @@ export function composeServer(parts: ServerParts) {
     ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];
-  const logger = createLogger({ level: config.logLevel, write: parts.write, secrets });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });
+  const upstream = createUpstreamStatus({
+    probe: createUpstreamProbe(config),
+    clock: systemClock,
+    interval: config.upstreamCheckInterval,
+  });
   const tools = createMcpToolProvider({
     secrets,
     servers: parts.servers,
@@ -54,7 +62,8 @@ export function composeServer(parts: ServerParts) {
   const app = createApp({
     config,
     store: parts.store,
-    models: createModels(config),
+    models: createModels(config, { logger, clock: systemClock, report: upstream.report }),
+    upstream,
     tools,
     directories: parts.directories,
     logger,
@@ -62,5 +71,5 @@ export function composeServer(parts: ServerParts) {
     sessionHost: parts.sessionHost,
     newSessionId: parts.newSessionId,
   });
-  return { app, tools, logger };
+  return { app, tools, logger, upstream };
 }

@@ -1,5 +1,8 @@
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
+/** `text`: `<time> <LEVEL> <message> <fields as JSON>`; `json`: one object `{ time, level, message, ...fields }`. */
+export type LogFormat = 'text' | 'json';
+
 /** Where the server's log lines go. Lines never carry API keys, auth tokens or MCP env values. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -25,11 +28,21 @@ export function createRedactor(secrets: readonly string[]): (text: string) => st
  * A logger writing one line per entry to `write`. `secrets` are replaced by `[redacted]` in every
  * line as a last line of defence; the code should not log them in the first place.
  */
-export function createLogger(options: { level: LogLevel; write: (line: string) => void; secrets?: string[] }): Logger {
+export function createLogger(options: {
+  level: LogLevel;
+  write: (line: string) => void;
+  secrets?: string[];
+  format?: LogFormat;
+}): Logger {
   const redact = createRedactor(options.secrets ?? []);
   const log = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
     if (rank[level] < rank[options.level]) return;
-    let line = `${new Date().toISOString()} ${level.toUpperCase()} ${message}`;
+    const time = new Date().toISOString();
+    if (options.format === 'json') {
+      options.write(redact(JSON.stringify({ time, level, message, ...fields })));
+      return;
+    }
+    let line = `${time} ${level.toUpperCase()} ${message}`;
     if (fields && Object.keys(fields).length > 0) line += ` ${JSON.stringify(fields)}`;
     options.write(redact(line));
   };

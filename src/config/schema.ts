@@ -122,6 +122,14 @@ export const configSchema = z
     corsOrigin: list.describe('origins allowed to call from a browser (repeatable)'),
     store: z.enum(['memory'], { error: 'must be "memory"' }).default('memory').describe('session store'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('debug, info, warn or error'),
+    logFormat: z
+      .enum(['text', 'json'], { error: 'must be "text" or "json"' })
+      .default('text')
+      .describe('log lines as text, or as one JSON object each'),
+    upstreamCheckInterval: duration
+      .pipe(z.number().positive('must be above 0'))
+      .default(30_000)
+      .describe("how old /health's view of the LLM may get before it is checked again (in the background)"),
   })
   .superRefine((config, context) => {
     if (config.maxContextWindowSize !== undefined && config.contextWindowSize > config.maxContextWindowSize) {

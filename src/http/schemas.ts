@@ -93,10 +93,13 @@ export const sessionStateSchema = z.object({
 });
 
 export const healthSchema = z.object({
-  status: z.literal('ok'),
+  /** `degraded` while the default provider's LLM is unreachable; the server still answers. */
+  status: z.enum(['ok', 'degraded']),
   version: z.string(),
   provider: z.string(),
   model: z.string(),
+  /** The last known state of the default provider's LLM, from a cached probe or the last model call. */
+  upstream: z.enum(['reachable', 'unreachable', 'unknown']),
   mcp: z.record(z.string(), z.enum(['connected', 'connecting', 'idle', 'failed', 'disabled'])),
 });
 

@@ -1,4 +1,5 @@
 import type { ChatModel } from './chat-model.js';
+import { type ModelObserver, observedModel } from './observed-model.js';
 import { createOllamaModel } from './ollama-model.js';
 import { createOpenAiModel } from './openai-model.js';
 import type { Provider } from './provider.js';
@@ -12,8 +13,11 @@ export interface ModelsOptions {
   openaiMaxRetries?: number;
 }
 
-/** One adapter per provider, made on first use and then shared by every session. */
-export function createModels(options: ModelsOptions): (provider: Provider) => ChatModel {
+/**
+ * One adapter per provider, made on first use and then shared by every session; with `observer`,
+ * each call is timed in a debug line and reported as reaching the LLM or not.
+ */
+export function createModels(options: ModelsOptions, observer?: ModelObserver): (provider: Provider) => ChatModel {
   const made = new Map<string, ChatModel>();
   const make = (provider: Provider) =>
     provider === 'ollama'
@@ -28,7 +32,7 @@ export function createModels(options: ModelsOptions): (provider: Provider) => Ch
   return (provider) => {
     let model = made.get(provider);
     if (!model) {
-      model = make(provider);
+      model = observer ? observedModel(make(provider), observer) : make(provider);
       made.set(provider, model);
     }
     return model;

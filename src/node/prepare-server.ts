@@ -3,6 +3,7 @@ import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
+import { startupChecks } from '../llm/startup-checks.js';
 import type { Logger } from '../logger.js';
 import { createMemoryStore } from '../store/memory-store.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
@@ -59,7 +60,7 @@ export async function prepareServer() {
     fail((error as Error).message);
   }
 
-  const { app, tools, logger } = composeServer({
+  const { app, tools, logger, upstream } = composeServer({
     config: { ...config, currentDirectory },
     servers,
     variables: { ...process.env, CONFIG_DIR: dirname(serversPath), ...ownPackage.variables },
@@ -74,8 +75,9 @@ export async function prepareServer() {
     logger.warn(
       `MCP servers file ${serversPath} is missing: starting without tools (reinstall the package, or name a file with --servers-config).`,
     );
-  // Start the servers for the default directory now, so the first request does not wait for them.
-  void tools.list(currentDirectory);
+  // Starts the servers for the default directory now, so the first request does not wait for them;
+  // the checks run while the server already listens.
+  void startupChecks({ settings: { ...config, currentDirectory }, upstream, tools, logger });
 
   const shutdown = async () => {
     await tools.close();

@@ -58,6 +58,8 @@ describe('loadConfig defaults', () => {
       maxBodyBytes: 1_048_576,
       maxToolRounds: 25,
       maxHistoryChars: 2_000_000,
+      logFormat: 'text',
+      upstreamCheckInterval: 30_000,
       maxToolResultChars: 32_000,
       maxMcpConnections: 64,
       maxFollowers: 16,
@@ -135,6 +137,8 @@ describe('additions', () => {
     ['REQUEST_TIMEOUT 0 (no limit)', { env: { REQUEST_TIMEOUT: '0' } }, { requestTimeout: 0 }],
     ['--require-session-id', { argv: ['--require-session-id'] }, { requireSessionId: true }],
     ['LOG_LEVEL', { env: { LOG_LEVEL: 'debug' } }, { logLevel: 'debug' }],
+    ['--log-format json', { argv: ['--log-format', 'json'] }, { logFormat: 'json' }],
+    ['UPSTREAM_CHECK_INTERVAL', { env: { UPSTREAM_CHECK_INTERVAL: '5m' } }, { upstreamCheckInterval: 300_000 }],
   ])('%s', (_name, sources, expected) => {
     expect(ok(sources).config).toMatchObject(expected);
   });

@@ -75,7 +75,7 @@ export interface RecordedRequest {
 const created = '2025-07-07T20:22:19.184789Z';
 
 /**
- * A fake LLM upstream on 127.0.0.1 that speaks Ollama's `/api/chat` (NDJSON) and `/api/tags`, and
+ * A fake LLM upstream on 127.0.0.1 that speaks Ollama's `/api/chat` (NDJSON), `/api/tags` and `/api/version`, and
  * OpenAI's `/v1/chat/completions` (SSE and JSON) and `/v1/models`, in the formats recorded in
  * shared/WIRE-FORMATS.md, and records every request it gets.
  */
@@ -105,6 +105,7 @@ export async function startFakeUpstream() {
       return openaiChat(body, replies.shift() ?? { text: ['ok'] }, response, request.headers.authorization);
     }
     if (path === '/api/tags') return json(response, 200, ollamaTags);
+    if (path === '/api/version') return json(response, 200, { version: '0.12.10' });
     if (path === '/v1/models') return json(response, 200, openaiModels);
     response.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found');
   });

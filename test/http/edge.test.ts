@@ -120,6 +120,7 @@ describe('routes', () => {
       version: '0.0.0-test',
       provider: 'openai',
       model: 'gpt-4o-mini',
+      upstream: 'unknown',
       mcp: {},
     });
   });

@@ -155,7 +155,7 @@ describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
     const server = await startServer(['--servers-config', 'none.json'], { cwd });
     try {
       const health = await (await fetch(`${server.url}/health`)).json();
-      expect(health).toMatchObject({ status: 'ok', mcp: {} });
+      // No Ollama listens here: `status` may be `degraded` (see test/e2e/startup-checks.test.ts).
       expect(health.mcp).toEqual({});
     } finally {
       await server.stop();
