@@ -8,11 +8,8 @@ export const toolSchema = z.object({
   server: z.string(),
 });
 
-export const toolCallRecordSchema = z.object({
+export const toolCallRecordSchema = toolSchema.extend({
   request_id: z.string(),
-  name: z.string(),
-  arguments: z.record(z.string(), z.unknown()),
-  server: z.string(),
   status: z
     .enum(['executed', 'denied', 'pending', 'not_run'])
     .describe(

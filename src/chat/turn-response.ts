@@ -43,9 +43,7 @@ export function turnResponse(session: SessionRecord, turn: TurnState, message: s
     session_id: session.id,
     tool_calls: turn.tool_calls.map((call) => ({
       request_id: call.request_id,
-      name: call.name,
-      arguments: call.arguments,
-      server: call.server,
+      ...toolOf(call),
       status: publicStatus[call.status],
       ...(call.result !== undefined ? { result: call.result, is_error: call.is_error ?? false } : {}),
     })),

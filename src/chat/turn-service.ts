@@ -11,7 +11,7 @@ import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
-import type { SessionRecord, ToolCallState } from '../sessions/session-record.js';
+import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import { advanceTurn, runTurn, type TurnDependencies, type TurnSettings } from './run-turn.js';
@@ -30,7 +30,7 @@ export interface TurnServiceOptions {
 }
 
 // Calls that will never run: a late approval is told they were not approved.
-const deniedStatuses = new Set(['denied', 'expired', 'not_run']);
+const deniedStatuses: ReadonlySet<CallStatus> = new Set(['denied', 'expired', 'not_run']);
 
 /** A decision on one call, as `/approve` receives it. */
 export interface CallDecision extends Decision {

@@ -3,6 +3,7 @@ import { errorDataSchema, toolSchema, turnResponseSchema } from '../chat/turn-ev
 import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
 import { sessionSettingsSchema } from '../sessions/session-settings.js';
+import { serverStatuses } from '../tools/tool-provider.js';
 
 export const sessionIdField = z
   .string()
@@ -96,11 +97,11 @@ export const healthSchema = z.object({
   /** `degraded` while the default provider's LLM is unreachable; the server still answers. */
   status: z.enum(['ok', 'degraded']),
   version: z.string(),
-  provider: z.string(),
+  provider: providerSchema,
   model: z.string(),
   /** The last known state of the default provider's LLM, from a cached probe or the last model call. */
   upstream: z.enum(['reachable', 'unreachable', 'unknown']),
-  mcp: z.record(z.string(), z.enum(['connected', 'connecting', 'idle', 'failed', 'disabled'])),
+  mcp: z.record(z.string(), z.enum(serverStatuses)),
 });
 
 export const errorResponseSchema = errorDataSchema;

@@ -2,6 +2,20 @@ import { z } from 'zod';
 import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
 
+/** Where a tool call is in its life (see `toolCallStateSchema`). */
+export const callStatusSchema = z.enum([
+  'pending',
+  'approved',
+  'denied',
+  'expired',
+  'running',
+  'executed',
+  'failed',
+  'not_run',
+]);
+
+export type CallStatus = z.infer<typeof callStatusSchema>;
+
 /**
  * One tool call of a turn and where it is in its life:
  * pending → approved | denied | expired; approved → running → executed | failed.
@@ -25,7 +39,7 @@ export const toolCallStateSchema = z.object({
   server_tool_name: z.string().optional(),
   /** Exactly the arguments shown to the human; the tool runs with these. */
   arguments: z.record(z.string(), z.unknown()),
-  status: z.enum(['pending', 'approved', 'denied', 'expired', 'running', 'executed', 'failed', 'not_run']),
+  status: callStatusSchema,
   approved_by: z.enum(['user', 'policy']).optional(),
   reason: z.string().optional(),
   result: z.string().optional(),
@@ -73,7 +87,7 @@ export const sessionRecordSchema = z.object({
   /** How many turns the session has started. */
   turns_started: z.number().int(),
   /** Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided`. */
-  recent_calls: z.array(z.object({ request_id: z.string(), status: z.string() })),
+  recent_calls: z.array(z.object({ request_id: z.string(), status: callStatusSchema })),
   /** Tools approved for the rest of the session (`remember: "session"`), as `grantKey`s. */
   grants: z.array(z.string()),
   created_at: z.string(),

@@ -37,7 +37,8 @@ export interface ToolCallOptions {
  * `idle`: no connection is kept (a plain Worker opens one per request) and none was made here yet;
  * `disabled`: the runtime cannot start it (stdio on Workers) or servers.json disables it.
  */
-export type ServerStatus = 'connected' | 'connecting' | 'idle' | 'failed' | 'disabled';
+export const serverStatuses = ['connected', 'connecting', 'idle', 'failed', 'disabled'] as const;
+export type ServerStatus = (typeof serverStatuses)[number];
 
 /**
  * The port to the tools of the configured MCP servers. Connections are per working directory:
