@@ -240,6 +240,26 @@ describe('approvals on an open stream', () => {
     expect((await app.request('/events')).status).toBe(204);
   });
 
+  it('a deferred batch with a decision that did not apply says so in its 202', async () => {
+    const { post } = await toolApp({ approvalTimeout: 0 });
+    // One reply: the continuation is deferred, and nothing here asks for it.
+    upstream.reply({ toolCalls: [count] });
+    await (await post('/user_request', { input: 'count', stream: true })).text();
+    const decision = await post('/approve', {
+      decisions: [
+        { request_id: 'r2', approve: true },
+        { request_id: 'nobody', approve: true },
+      ],
+      defer: true,
+    });
+    expect(decision.status).toBe(202);
+    expect(await decision.json()).toMatchObject({
+      request_id: 'r2',
+      delivered: 'deferred',
+      rejected: [{ request_id: 'nobody', error: { code: 'unknown_request' } }],
+    });
+  });
+
   it('keeps an idle stream alive with ": ping" comments', async () => {
     const clock = createManualClock();
     const { post } = await buildTestApp(upstream, {}, { dependencies: { keepAlive: 15_000, clock } });

@@ -28,18 +28,19 @@ const approveBodySchema = z.union([singleBodySchema, batchBodySchema]);
 const approveBodyShape = (body: unknown) =>
   typeof body === 'object' && body !== null && Object.hasOwn(body, 'decisions') ? batchBodySchema : singleBodySchema;
 
+const rejectedSchema = z
+  .array(errorDataSchema.extend({ request_id: z.string() }))
+  .optional()
+  .describe('decisions of a batch that did not apply, with why');
+
 const acceptedSchema = z.object({
   request_id: z.string(),
   status: z.enum(['approved', 'denied']),
   delivered: z.enum(['stream', 'deferred']).describe('where the continuation goes'),
+  rejected: rejectedSchema,
 });
 
-const approveResponseSchema = turnResponseSchema.extend({
-  rejected: z
-    .array(errorDataSchema.extend({ request_id: z.string() }))
-    .optional()
-    .describe('decisions of a batch that did not apply, with why'),
-});
+const approveResponseSchema = turnResponseSchema.extend({ rejected: rejectedSchema });
 
 const route = createRoute({
   method: 'post',
@@ -75,7 +76,10 @@ export function approveRoutes(app: OpenAPIHono, { conversations, sessionRoute, o
         case 'waiting':
           return c.json({ ...outcome.response, ...extra }, 200);
         case 'accepted':
-          return c.json({ request_id: outcome.request_id, status: outcome.status, delivered: outcome.delivered }, 202);
+          return c.json(
+            { request_id: outcome.request_id, status: outcome.status, delivered: outcome.delivered, ...extra },
+            202,
+          );
         case 'continued':
           return output.respond(c, outcome.feed, body.stream, extra);
       }
