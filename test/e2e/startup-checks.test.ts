@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { closedPort } from '../helpers/closed-port.js';
 import { cleanEnvironment, nodeEntry } from '../helpers/server-process.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
@@ -16,15 +16,6 @@ afterEach(async () => {
     await exited;
   }
 });
-
-/** A port on 127.0.0.1 where nothing listens: bound once, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The real server (as `npm start` runs it); `until(text)` resolves with its stderr once it holds `text`. */
 async function start(args: string[], env: Record<string, string> = {}) {

@@ -1,19 +1,10 @@
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { closedPort } from '../helpers/closed-port.js';
 import { createHold } from '../helpers/fake-upstream.js';
 import { buildTestApp, canaryApiKey } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 const upstream = useFakeUpstream();
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe.each(['ollama', 'openai'] as const)('upstream failures through the %s adapter', (provider) => {
   const app = () => buildTestApp(upstream, { provider });
