@@ -221,6 +221,9 @@ async function main() {
     '1s',
     '--max-input-chars',
     '1000000',
+    // Every measured request is a first turn of a new session, all from this one address.
+    '--sessions-per-minute',
+    '0',
   ]);
   const rows: string[][] = [];
   const serverPid = server.pid as number;
