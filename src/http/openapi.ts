@@ -14,7 +14,7 @@ const errorDescriptions: Record<number, string> = {
   401: 'Missing or wrong bearer token',
   403: 'Directory, Host or Origin not allowed',
   404: 'Unknown session',
-  409: 'A turn is running, or approvals are pending',
+  409: 'A turn is running, approvals are pending, or the turn has its most followers',
   413: 'Body larger than --max-body-bytes',
   415: 'Body is not application/json',
   429: 'Too many sessions started from this address (--sessions-per-minute); see Retry-After',

@@ -13,7 +13,7 @@ const route = createRoute({
   responses: {
     200: { description: 'The turn as events', content: sseContent },
     204: { description: 'Nothing running and nothing to replay' },
-    ...errorResponses(400, 401, 403, 404),
+    ...errorResponses(400, 401, 403, 404, 409),
   },
 });
 
