@@ -105,6 +105,18 @@ async function leftAfterOneToken() {
   return followed;
 }
 
+/** A turn of sequence 1 whose step waits on approvals, with one stream waiting for it. */
+async function waitingOnApproval() {
+  const clock = createManualClock();
+  const channels = channelsOn(clock);
+  const waiting = recorder(true);
+  const run = controlledRun(1);
+  channels.run(run.run, waiting.subscriber);
+  run.push({ event: 'done', data: response(true) });
+  await settle();
+  return { clock, channels, waiting };
+}
+
 describe('the turn channels on an injected clock', () => {
   it('writes a keep-alive only after keepAlive of silence, and not while events flow', async () => {
     const { clock, channels, run, follower } = await followedAfterOneToken();
@@ -144,13 +156,7 @@ describe('the turn channels on an injected clock', () => {
   });
 
   it('a stream that joins a wait later still counts as waiting after the first one was let go', async () => {
-    const clock = createManualClock();
-    const channels = channelsOn(clock);
-    const run = controlledRun();
-    const first = recorder(true);
-    channels.run(run.run, first.subscriber);
-    run.push({ event: 'done', data: response(true) });
-    await settle();
+    const { clock, channels, waiting: first } = await waitingOnApproval();
     await clock.advance(30_000);
     const later = recorder(true);
     expect(channels.attach('s', later.subscriber, { sequence: 1, index: -1 })).toBe('following');
@@ -162,13 +168,7 @@ describe('the turn channels on an injected clock', () => {
   });
 
   it("a new turn ends the old turn's waits: its streams get the held done and close", async () => {
-    const clock = createManualClock();
-    const channels = channelsOn(clock);
-    const old = controlledRun(1);
-    const waiting = recorder(true);
-    channels.run(old.run, waiting.subscriber);
-    old.push({ event: 'done', data: response(true) });
-    await settle();
+    const { channels, waiting } = await waitingOnApproval();
     channels.run(controlledRun(2).run, recorder().subscriber);
     expect(waiting.got).toEqual(['done']);
     expect(waiting.closed).toBe(true);
