@@ -21,6 +21,7 @@ export const errorStatuses = {
   already_decided: 409,
   no_turn_running: 409,
   too_many_followers: 409,
+  session_conflict: 409,
   approval_expired: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
@@ -31,6 +32,8 @@ export const errorStatuses = {
   upstream_error: 502,
   upstream_unavailable: 503,
   too_many_sessions: 503,
+  store_unavailable: 503,
+  interrupted: 503,
   upstream_timeout: 504,
 } as const;
 

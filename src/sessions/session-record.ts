@@ -62,6 +62,11 @@ export const turnStateSchema = z.object({
   tool_calls: z.array(toolCallStateSchema),
   /** Assistant text of the current step. */
   message: z.string(),
+  /**
+   * The process running the turn while it runs (unset while it waits on approvals): a turn found
+   * with another process's id was cut off by a restart, and is recovered (`recoverInterrupted`).
+   */
+  runner: z.string().optional(),
 });
 
 /**
@@ -92,6 +97,8 @@ export const sessionRecordSchema = z.object({
   grants: z.array(z.string()),
   created_at: z.string(),
   updated_at: z.string(),
+  /** How many times the record was saved: what a compare-and-set save checks (absent: never saved). */
+  revision: z.number().int().nonnegative().optional(),
 });
 
 export type ToolCallState = z.infer<typeof toolCallStateSchema>;

@@ -52,10 +52,21 @@ export function createSessionService(options: SessionServiceOptions) {
   });
   let creatingDefault: Promise<SessionRecord> | undefined;
 
-  const save = (record: SessionRecord) => {
+  /**
+   * Saves the record as the next revision of the one it was read as: 409 `session_conflict` (and
+   * nothing saved) when another writer saved the session in between.
+   */
+  const save = async (record: SessionRecord) => {
     limitHistory(record, options.maxHistoryChars);
     record.updated_at = new Date(options.clock.now()).toISOString();
-    return store.put(record, { ttlMilliseconds: options.ttlMilliseconds });
+    const read = record.revision ?? 0;
+    record.revision = read + 1;
+    try {
+      await store.put(record, { ttlMilliseconds: options.ttlMilliseconds, ifRevision: read });
+    } catch (error) {
+      record.revision = read;
+      throw error;
+    }
   };
 
   const load = (id: string): Promise<SessionRecord | undefined> => store.get(id);

@@ -21,7 +21,9 @@ const minimumTtl = 60;
 /**
  * Sessions in Workers KV, as JSON. KV expires keys no sooner than a minute and only roughly, so the
  * record's own expiry is stored with it and checked on every read; KV's expiration cleans up later.
- * KV is eventually consistent and has no compare-and-swap: see README on what holds on Workers.
+ * KV is eventually consistent and has no compare-and-set: `ifRevision` is not checked here
+ * (`atomicRevisions: false`); on Workers each session's Durable Object is its only writer, and
+ * checks revisions in its memory (see README on what holds on Workers). Keeps no event log.
  */
 export function createKvStore(options: KvStoreOptions): SessionStore {
   const { namespace } = options;
@@ -52,5 +54,6 @@ export function createKvStore(options: KvStoreOptions): SessionStore {
     async setDefaultSessionId(id) {
       await namespace.put(defaultKey, id);
     },
+    atomicRevisions: false,
   };
 }

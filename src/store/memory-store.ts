@@ -1,5 +1,6 @@
 import { AppError } from '../errors.js';
 import type { SessionRecord } from '../sessions/session-record.js';
+import { assertRevision } from './revision.js';
 import type { SessionStore } from './session-store.js';
 
 export interface MemoryStoreOptions {
@@ -71,7 +72,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
       }
       return copy(entry.record);
     },
-    async put(record, { ttlMilliseconds }) {
+    async put(record, { ttlMilliseconds, ifRevision }) {
+      const stored = records.get(record.id);
+      if (stored && stored.expiresAt > now() && ifRevision !== undefined) {
+        assertRevision(record.id, stored.record.revision, ifRevision);
+      }
       if (!records.delete(record.id) && records.size >= maxSessions) makeRoom();
       records.set(record.id, { record: copy(record), expiresAt: now() + ttlMilliseconds });
       writes += 1;
@@ -86,5 +91,7 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     async setDefaultSessionId(id) {
       defaultSessionId = id;
     },
+    // The check and the write run with no await between them: one step in this process.
+    atomicRevisions: true,
   };
 }

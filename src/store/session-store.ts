@@ -1,4 +1,23 @@
+import type { TurnEvent } from '../chat/turn-events.js';
 import type { SessionRecord } from '../sessions/session-record.js';
+
+/** How a record is saved. */
+export interface PutOptions {
+  /** Idle expiry: after this long without another `put` the record is gone. */
+  ttlMilliseconds: number;
+  /**
+   * Compare-and-set: save only when the stored record's `revision` (0 when it has none) is this
+   * one, else throw AppError `session_conflict` and change nothing. A record not stored (never
+   * saved, expired, deleted) is saved whatever this says. Without it the save is unconditional.
+   */
+  ifRevision?: number;
+}
+
+/** One event of a turn's durable log: its index in the turn (the second part of its SSE id). */
+export interface LoggedEvent {
+  index: number;
+  event: TurnEvent;
+}
 
 /**
  * The port to wherever sessions live. Drivers store and return records as they are given, and share
@@ -10,17 +29,33 @@ export interface SessionStore {
   /** The record saved under `id`, or undefined if there is none or it has expired. */
   get(id: string): Promise<SessionRecord | undefined>;
   /**
-   * Saves the record under `record.id`, replacing any earlier one, and (re)starts its idle expiry:
-   * after `ttlMilliseconds` without another `put` it is gone. A driver never drops a record before
-   * its expiry to make room. A driver that holds at most so many sessions refuses a record it does
-   * not hold yet when full, with AppError `too_many_sessions` whose `details.retry_after_seconds`
-   * says when one may have expired; saving a record it holds never fails for room.
+   * Saves the record under `record.id`, replacing any earlier one, and (re)starts its idle expiry.
+   * A driver never drops a record before its expiry to make room. A driver that holds at most so
+   * many sessions refuses a record it does not hold yet when full, with AppError
+   * `too_many_sessions` whose `details.retry_after_seconds` says when one may have expired; saving a
+   * record it holds never fails for room. With `ifRevision`, the check and the write are one atomic
+   * step in drivers that say so (`atomicRevisions`); a save that fails changes nothing.
    */
-  put(record: SessionRecord, options: { ttlMilliseconds: number }): Promise<void>;
-  /** Removes the record; removing a missing one is not an error. */
+  put(record: SessionRecord, options: PutOptions): Promise<void>;
+  /** Removes the record (and its event log); removing a missing one is not an error. */
   delete(id: string): Promise<void>;
   /** The id of the default session (the most recently started), if one was set. */
   getDefaultSessionId(): Promise<string | undefined>;
   /** Makes `id` the default session for requests that name none. */
   setDefaultSessionId(id: string): Promise<void>;
+  /** Whether `ifRevision` is checked and written atomically, across every process using the store. */
+  readonly atomicRevisions: boolean;
+  /**
+   * The durable event log of a session's turns, for `Last-Event-ID` resume after a restart; absent
+   * in drivers whose sessions die with the process anyway (memory). Only the latest turn's log is
+   * kept: appending events of a newer turn drops the older one's.
+   */
+  readonly events?: TurnEventLog;
+}
+
+export interface TurnEventLog {
+  /** Adds events (in index order) to the log of turn `sequence` of the session. */
+  append(sessionId: string, sequence: number, events: readonly LoggedEvent[]): Promise<void>;
+  /** The logged events of turn `sequence` with an index above `after`, in order. */
+  read(sessionId: string, sequence: number, after: number): Promise<LoggedEvent[]>;
 }

@@ -8,7 +8,7 @@ const unlessFull = (error: unknown) => {
 /**
  * A fast store in front of a durable one: reads come from `near` when it has the record, else from
  * `far` (and are kept near when it has room); writes go to both, so a full `near` refuses new
- * sessions. For a single writer per session, such as a Durable
+ * sessions. Revisions are checked near. For a single writer per session, such as a Durable
  * Object in front of KV, reads never wait on the far store after the first.
  */
 export function createTieredStore(near: SessionStore, far: SessionStore): SessionStore {
@@ -22,8 +22,9 @@ export function createTieredStore(near: SessionStore, far: SessionStore): Sessio
       return stored;
     },
     async put(record, options) {
+      // The near store checks the revision; the far one takes what passed (it may not hold it yet).
       await near.put(record, options);
-      await far.put(record, options);
+      await far.put(record, { ttlMilliseconds: options.ttlMilliseconds });
     },
     async delete(id) {
       await near.delete(id);
@@ -33,5 +34,8 @@ export function createTieredStore(near: SessionStore, far: SessionStore): Sessio
     async setDefaultSessionId(id) {
       await far.setDefaultSessionId(id);
     },
+    // Checked in the near store: atomic when this store is its sessions' only writer (a Durable Object).
+    atomicRevisions: near.atomicRevisions,
+    ...(far.events ? { events: far.events } : {}),
   };
 }

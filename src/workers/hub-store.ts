@@ -12,13 +12,19 @@ export function createHubStore(options: { kv: SessionStore; hubs: HubNamespace }
   const send = async (id: string, body: unknown) => {
     const request = new Request(`https://hub${hubStorePath}`, { method: 'PUT', body: JSON.stringify(body) });
     const response = await toHub(hubs, id, request);
+    if (response.status === 409) {
+      const { error } = (await response.json()) as { error: { message: string; details?: unknown } };
+      throw new AppError('session_conflict', error.message, error.details);
+    }
     if (!response.ok) throw new AppError('internal_error', `The session hub answered ${response.status}.`);
   };
   return {
     get: (id) => kv.get(id),
-    put: (record, { ttlMilliseconds }) => send(record.id, { record, ttlMilliseconds }),
+    put: (record, { ttlMilliseconds, ifRevision }) => send(record.id, { record, ttlMilliseconds, ifRevision }),
     delete: (id) => send(id, { delete: true }),
     getDefaultSessionId: () => kv.getDefaultSessionId(),
     setDefaultSessionId: (id) => kv.setDefaultSessionId(id),
+    // The session's hub checks the revision: it is the session's only writer.
+    atomicRevisions: true,
   };
 }

@@ -41,9 +41,24 @@ export class SessionHub {
 
   /** A write of the front's (the default session it made): this hub stays its session's only writer. */
   private async write(store: SessionStore, request: Request): Promise<Response> {
-    const body = (await request.json()) as { record?: unknown; ttlMilliseconds?: number; delete?: boolean };
-    if (body.delete) await store.delete(this.sessionId);
-    else await store.put(parseStoredRecord(body.record), { ttlMilliseconds: Number(body.ttlMilliseconds) });
+    const body = (await request.json()) as {
+      record?: unknown;
+      ttlMilliseconds?: number;
+      ifRevision?: number;
+      delete?: boolean;
+    };
+    try {
+      if (body.delete) await store.delete(this.sessionId);
+      else {
+        const options = { ttlMilliseconds: Number(body.ttlMilliseconds), ifRevision: body.ifRevision };
+        await store.put(parseStoredRecord(body.record), options);
+      }
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'session_conflict') {
+        return Response.json(errorBody(error), { status: error.status });
+      }
+      throw error;
+    }
     return new Response(null, { status: 204 });
   }
 }

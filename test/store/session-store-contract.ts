@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SessionRecord } from '../../src/sessions/session-record.js';
-import type { SessionStore } from '../../src/store/session-store.js';
+import type { SessionStore, TurnEventLog } from '../../src/store/session-store.js';
 
 export function sampleRecord(id: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
@@ -66,7 +66,17 @@ export interface StoreLimits {
  * The behaviour every SessionStore driver must have. Each driver's test file calls this with a
  * factory that returns a fresh, empty store.
  */
-export function sessionStoreContract(name: string, create: (limits?: StoreLimits) => Promise<StoreHarness>) {
+/** What a driver promises beyond the base contract: atomic compare-and-set saves, a durable event log. */
+export interface StorePromises {
+  atomicRevisions: boolean;
+  events: boolean;
+}
+
+export function sessionStoreContract(
+  name: string,
+  promises: StorePromises,
+  create: (limits?: StoreLimits) => Promise<StoreHarness>,
+) {
   describe(`SessionStore contract: ${name}`, () => {
     it('returns undefined for an id never saved', async () => {
       const { store } = await create();
@@ -150,6 +160,79 @@ export function sessionStoreContract(name: string, create: (limits?: StoreLimits
       await advance(61_000);
       await store.put(sampleRecord('s6'), { ttlMilliseconds: 60_000 });
       expect(await store.get('s6')).toBeDefined();
+    });
+
+    it('saves with ifRevision only over the revision it names, and changes nothing otherwise', async () => {
+      const { store } = await create();
+      await store.put(sampleRecord('s1', { model: 'new', revision: 1 }), { ttlMilliseconds: 60_000, ifRevision: 0 });
+      await store.put(sampleRecord('s1', { model: 'second', revision: 2 }), { ttlMilliseconds: 60_000, ifRevision: 1 });
+      expect(await store.get('s1')).toMatchObject({ model: 'second', revision: 2 });
+      expect(store.atomicRevisions).toBe(promises.atomicRevisions);
+      if (!promises.atomicRevisions) return;
+      const stale = store.put(sampleRecord('s1', { model: 'stale', revision: 2 }), {
+        ttlMilliseconds: 60_000,
+        ifRevision: 1,
+      });
+      await expect(stale).rejects.toMatchObject({ code: 'session_conflict', status: 409 });
+      expect(await store.get('s1')).toMatchObject({ model: 'second', revision: 2 });
+      // Without ifRevision, a save is unconditional.
+      await store.put(sampleRecord('s1', { model: 'forced', revision: 7 }), { ttlMilliseconds: 60_000 });
+      expect(await store.get('s1')).toMatchObject({ model: 'forced', revision: 7 });
+    });
+
+    it.runIf(promises.atomicRevisions)(
+      'gives 100 concurrent decisions on one pending call exactly one winner',
+      async () => {
+        const { store } = await create();
+        await store.put(sampleRecord('s1', { revision: 1 }), { ttlMilliseconds: 60_000 });
+        const decide = async (approver: number) => {
+          const record = (await store.get('s1')) as SessionRecord;
+          const call = record.turn?.tool_calls[0];
+          if (call?.status !== 'pending') return false;
+          Object.assign(call, { status: approver % 2 ? 'approved' : 'denied', reason: `approver ${approver}` });
+          const read = record.revision ?? 0;
+          try {
+            await store.put({ ...record, revision: read + 1 }, { ttlMilliseconds: 60_000, ifRevision: read });
+            return true;
+          } catch (error) {
+            expect(error).toMatchObject({ code: 'session_conflict' });
+            return false;
+          }
+        };
+        const outcomes = await Promise.all(Array.from({ length: 100 }, (_, approver) => decide(approver)));
+        expect(outcomes.filter(Boolean)).toHaveLength(1);
+        const winner = outcomes.indexOf(true);
+        const stored = await store.get('s1');
+        expect(stored?.revision).toBe(2);
+        expect(stored?.turn?.tool_calls[0]).toMatchObject({ reason: `approver ${winner}` });
+      },
+    );
+
+    it('keeps an event log only when it says so', async () => {
+      const { store } = await create();
+      expect(store.events !== undefined).toBe(promises.events);
+    });
+
+    const withEvents = promises.events ? it : undefined;
+    withEvents?.('keeps the event log of the latest turn, in order', async () => {
+      const { store } = await create();
+      const log = store.events as TurnEventLog;
+      const token = (index: number, content: string) => ({
+        index,
+        event: { event: 'token', data: { content } } as const,
+      });
+      await log.append('s1', 1, [token(0, 'a'), token(1, 'b')]);
+      await log.append('s1', 1, [token(2, 'c ✓ 😀')]);
+      await log.append('s2', 4, [token(0, 'other')]);
+      expect(await log.read('s1', 1, -1)).toEqual([token(0, 'a'), token(1, 'b'), token(2, 'c ✓ 😀')]);
+      expect(await log.read('s1', 1, 0)).toEqual([token(1, 'b'), token(2, 'c ✓ 😀')]);
+      expect(await log.read('s1', 2, -1)).toEqual([]);
+      await log.append('s1', 2, [token(0, 'next turn')]);
+      expect(await log.read('s1', 1, -1)).toEqual([]);
+      expect(await log.read('s1', 2, -1)).toEqual([token(0, 'next turn')]);
+      await store.put(sampleRecord('s2'), { ttlMilliseconds: 60_000 });
+      await store.delete('s2');
+      expect(await log.read('s2', 4, -1)).toEqual([]);
     });
 
     it('remembers the default session id, the latest one set winning', async () => {

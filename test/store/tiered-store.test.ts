@@ -3,7 +3,7 @@ import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createTieredStore } from '../../src/store/tiered-store.js';
 import { sampleRecord, sessionStoreContract } from './session-store-contract.js';
 
-sessionStoreContract('tiered (memory in front of memory)', async (limits) => {
+sessionStoreContract('tiered (memory in front of memory)', { atomicRevisions: true, events: false }, async (limits) => {
   let time = 1_000_000;
   const now = () => time;
   return {

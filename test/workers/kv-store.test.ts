@@ -7,7 +7,7 @@ import { sessionStoreContract } from '../store/session-store-contract.js';
 // Runs inside workerd (the workers pool), against the real KV binding of wrangler.toml.
 let namespaces = 0;
 
-sessionStoreContract('Workers KV, in workerd', async () => {
+sessionStoreContract('Workers KV, in workerd', { atomicRevisions: false, events: false }, async () => {
   let time = 1_000_000;
   namespaces += 1;
   return {
@@ -19,17 +19,21 @@ sessionStoreContract('Workers KV, in workerd', async () => {
 });
 
 // What a session hub (Durable Object) uses: memory in front of KV.
-sessionStoreContract('memory in front of Workers KV, in workerd', async (limits) => {
-  let time = 1_000_000;
-  namespaces += 1;
-  const now = () => time;
-  return {
-    store: createTieredStore(
-      createMemoryStore({ now, ...limits }),
-      createKvStore({ namespace: env.SESSIONS, prefix: `tiered-${namespaces}:`, now }),
-    ),
-    advance: async (milliseconds) => {
-      time += milliseconds;
-    },
-  };
-});
+sessionStoreContract(
+  'memory in front of Workers KV, in workerd',
+  { atomicRevisions: true, events: false },
+  async (limits) => {
+    let time = 1_000_000;
+    namespaces += 1;
+    const now = () => time;
+    return {
+      store: createTieredStore(
+        createMemoryStore({ now, ...limits }),
+        createKvStore({ namespace: env.SESSIONS, prefix: `tiered-${namespaces}:`, now }),
+      ),
+      advance: async (milliseconds) => {
+        time += milliseconds;
+      },
+    };
+  },
+);
