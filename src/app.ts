@@ -49,6 +49,14 @@ export interface AppDependencies {
   upstream?: UpstreamStatus;
   /** Where sessions' requests run when not in this app (the Workers front); here when absent. */
   sessionHost?: SessionHost;
+  /**
+   * Whether this app is the only one running its sessions' turns (a Node or Bun process on its
+   * own store, a session's Durable Object), so that a turn another run of it left marked running
+   * was cut off by a restart and is recovered (see `createConversations`). Off by default.
+   */
+  recoverInterruptedTurns?: boolean;
+  /** This run of the server, marked on the turns it runs (default: a random id). */
+  runner?: string;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
@@ -65,6 +73,8 @@ export function createApp(dependencies: AppDependencies) {
     clock,
     newSessionId,
     newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
+    runner: dependencies.runner,
+    recoverInterruptedTurns: dependencies.recoverInterruptedTurns,
     settings: {
       defaults: {
         provider: config.provider,

@@ -29,6 +29,8 @@ export interface ServerParts {
   /** Where each session's requests run, when not here (the Workers front). */
   sessionHost?: SessionHost;
   newSessionId?: () => string;
+  /** Whether this server is the only one running its sessions' turns (see `AppDependencies`). */
+  recoverInterruptedTurns?: boolean;
 }
 
 /**
@@ -70,6 +72,7 @@ export function composeServer(parts: ServerParts) {
     version: parts.version,
     sessionHost: parts.sessionHost,
     newSessionId: parts.newSessionId,
+    recoverInterruptedTurns: parts.recoverInterruptedTurns,
   });
   return { app, tools, logger, upstream };
 }

@@ -1,4 +1,5 @@
 import type { ApprovalSettings } from '../approvals/tool-calls.js';
+import { pendingCalls } from '../approvals/tool-calls.js';
 import type { Clock } from '../clock.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
@@ -8,10 +9,12 @@ import { createSessionService, type SessionDefaults } from '../sessions/session-
 import type { SessionSettings } from '../sessions/session-settings.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
-import { parseEventId } from './event-frame.js';
+import { eventFrame, parseEventId } from './event-frame.js';
+import { recoveringStore } from './recover-turn.js';
 import { type AttachResult, createTurnChannels, type Subscriber } from './turn-channels.js';
 import type { TurnResponse } from './turn-events.js';
 import { createTurnRegistry } from './turn-registry.js';
+import { turnResponse } from './turn-response.js';
 import { type CallDecision, createTurnService, type RejectedDecision, type TurnRun } from './turn-service.js';
 
 export interface ConversationsSettings extends ApprovalSettings {
@@ -47,6 +50,15 @@ export interface ConversationsOptions {
   clock: Clock;
   newSessionId: () => string;
   newRequestId: () => string;
+  /** This run of the server, marked on the turns it runs (a random id when absent). */
+  runner?: string;
+  /**
+   * Whether this server is the only one running its sessions' turns (a Node or Bun process on its
+   * own store, a session's Durable Object): then a turn marked running by another run of it was
+   * cut off by a restart and is recovered when read (`recoveringStore`). Never where several
+   * processes run turns on one store at once (a plain Worker, the Workers front).
+   */
+  recoverInterruptedTurns?: boolean;
 }
 
 /** A follower's place on a feed: what it got, and how it leaves. */
@@ -93,8 +105,12 @@ export type DecideOutcome =
  */
 export function createConversations(options: ConversationsOptions) {
   const { settings, clock } = options;
+  const runner = options.runner ?? crypto.randomUUID();
+  const store = options.recoverInterruptedTurns
+    ? recoveringStore(options.store, runner, settings.sessionTtl)
+    : options.store;
   const sessions = createSessionService({
-    store: options.store,
+    store,
     directories: options.directories,
     defaults: settings.defaults,
     ttlMilliseconds: settings.sessionTtl,
@@ -111,6 +127,7 @@ export function createConversations(options: ConversationsOptions) {
     keepAlive: settings.keepAlive,
     maxFollowers: settings.maxFollowers,
     clock,
+    log: store.events,
   });
   const service = createTurnService({
     sessions,
@@ -119,6 +136,7 @@ export function createConversations(options: ConversationsOptions) {
     tools: options.tools,
     settings,
     newRequestId: options.newRequestId,
+    runner,
     clock,
   });
 
@@ -145,6 +163,38 @@ export function createConversations(options: ConversationsOptions) {
       return { result, leave: leaving(record.id, subscriber) };
     },
   });
+
+  /**
+   * What a follower missed of turn `after.sequence` when this process does not hold that turn (it
+   * started after a restart): the durable log after `after`, then, if the turn still waits on
+   * approvals, the `done` that says so. Undefined when the store keeps no log.
+   */
+  const replayFromLog = async (
+    record: SessionRecord,
+    after: { sequence: number; index: number },
+  ): Promise<TurnFeed | undefined> => {
+    const log = store.events;
+    if (!log || channels.holds(record.id)) return undefined;
+    const logged = await log.read(record.id, after.sequence, -1);
+    const missed = logged.filter((entry) => entry.index > after.index);
+    const turn = record.turn;
+    // The `done` of a step waiting on approvals is not logged (a continuation supersedes it): it
+    // follows from the session, at the index it had.
+    const doneIndex = (logged.at(-1)?.index ?? -1) + 1;
+    if (turn?.sequence === after.sequence && pendingCalls(turn).length > 0 && doneIndex > after.index) {
+      missed.push({ index: doneIndex, event: { event: 'done', data: turnResponse(record, turn, turn.message) } });
+    }
+    return {
+      sessionId: record.id,
+      streams: record.stream,
+      follow(subscriber) {
+        for (const { index, event } of missed)
+          subscriber.deliver(event, eventFrame(event, `${after.sequence}.${index}`));
+        if (missed.length > 0) subscriber.close();
+        return { result: missed.length > 0 ? 'replayed' : 'nothing', leave: () => undefined };
+      },
+    };
+  };
 
   return {
     /**
@@ -219,7 +269,8 @@ export function createConversations(options: ConversationsOptions) {
         const run = await service.resume(record.id);
         if (run) return runFeed(run);
       }
-      return attachFeed(record, after, !options.continueDeferred);
+      const replay = after && (await replayFromLog(record, after));
+      return replay || attachFeed(record, after, !options.continueDeferred);
     },
 
     /**

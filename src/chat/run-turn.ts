@@ -27,6 +27,8 @@ export interface TurnDependencies {
   /** Saves the session; called at step boundaries only, never per token. */
   persist(session: SessionRecord): Promise<void>;
   newRequestId(): string;
+  /** This run of the server: marks the turn while it runs, so that a restart can tell it was cut off. */
+  runner: string;
   now(): number;
   /** Aborting it stops the turn: the model call and running tools are cancelled, the partial text kept. */
   signal: AbortSignal;
@@ -63,6 +65,7 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
   yield { event: 'session', data: { session_id: session.id, request_id: turn.request_id } };
   let streaming = false;
   try {
+    turn.runner = dependencies.runner;
     await dependencies.persist(session);
     for (;;) {
       const open = openCalls(turn);
@@ -161,6 +164,8 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
         }),
       );
       turn.tool_calls.push(...created);
+      // A step that waits on a human is not running: a restart leaves it waiting.
+      if (created.some((state) => state.status === 'pending')) turn.runner = undefined;
       // Saved before anyone is told: an /approve that follows the event finds the call.
       await dependencies.persist(session);
       for (const state of created) {

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
+import type { LoggedEvent, TurnEventLog } from '../store/session-store.js';
 import { eventFrame } from './event-frame.js';
 import type { TurnEvent } from './turn-events.js';
 import type { TurnRun } from './turn-service.js';
@@ -41,6 +42,8 @@ interface Channel {
   controller?: AbortController;
   orphanedAt?: number;
   finishedAt?: number;
+  /** Logged events not yet in the durable log. */
+  unsaved: LoggedEvent[];
 }
 
 export interface TurnChannelsOptions {
@@ -53,6 +56,11 @@ export interface TurnChannelsOptions {
   /** The most streams that may follow one session's turn at once. */
   maxFollowers: number;
   clock: Clock;
+  /**
+   * Where turns' events are kept across a restart, if anywhere. Written at step boundaries (any
+   * event but a token or a progress note) and on the shared ticker: never once per token.
+   */
+  log?: TurnEventLog;
 }
 
 export type AttachResult = 'following' | 'replayed' | 'nothing';
@@ -95,11 +103,24 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     }
   };
 
+  /** Hands the events not yet saved to the durable log, in order; the turn does not wait for it. */
+  const save = (channel: Channel) => {
+    if (!options.log || channel.unsaved.length === 0) return;
+    const events = channel.unsaved;
+    channel.unsaved = [];
+    // A failed write loses only what a resume after a restart could replay; the turn goes on.
+    options.log.append(channel.sessionId, channel.sequence, events).catch(() => undefined);
+  };
+
   const append = (channel: Channel, event: TurnEvent) => {
     const index = channel.next;
     channel.next += 1;
     const frame = eventFrame(event, `${channel.sequence}.${index}`);
     channel.log.push({ index, event, frame });
+    if (options.log) {
+      channel.unsaved.push({ index, event });
+      if (event.event !== 'token' && event.event !== 'tool_progress') save(channel);
+    }
     return frame;
   };
 
@@ -170,6 +191,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
   function onTick() {
     clock = options.clock.now();
     for (const [sessionId, channel] of channels) {
+      save(channel);
       for (const [subscriber, entry] of channel.attached) {
         if (entry.deadline !== undefined && clock >= entry.deadline) {
           entry.deadline = undefined;
@@ -223,7 +245,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
         // A new turn ends the waits of the old one: its streams get its `done` and close.
         if (channel) for (const subscriber of [...channel.attached.keys()]) release(channel, subscriber);
         if (channel) detachAll(channel);
-        channel = { sessionId, sequence, log: [], next: 0, attached: new Map(), state: 'running' };
+        channel = { sessionId, sequence, log: [], next: 0, attached: new Map(), state: 'running', unsaved: [] };
         channels.set(sessionId, channel);
       }
       // A continuation supersedes the `done` that ended the wait: a replay must not end there.
@@ -238,6 +260,11 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       ensureTicker();
       const running = channel;
       pump(running, run).catch(() => detachAll(running));
+    },
+
+    /** Whether this process holds the events of the session's latest turn (else only a durable log may). */
+    holds(sessionId: string): boolean {
+      return channels.has(sessionId);
     },
 
     /** Whether a stream of the session waits on the approvals of its current step. */

@@ -26,6 +26,8 @@ export interface TurnServiceOptions {
   tools: ToolProvider;
   settings: TurnSettings;
   newRequestId: () => string;
+  /** This run of the server, marked on the turns it runs. */
+  runner: string;
   clock: Clock;
 }
 
@@ -80,6 +82,7 @@ export function createTurnService(options: TurnServiceOptions) {
     settings: options.settings,
     persist: sessions.save,
     newRequestId: options.newRequestId,
+    runner: options.runner,
     now: clock.now,
     signal: controller.signal,
   });

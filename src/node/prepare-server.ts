@@ -69,6 +69,8 @@ export async function prepareServer() {
     directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
     version: ownPackage.version,
     stdio: createStdioStarter,
+    // One process per store: a turn it finds marked running by an earlier run was cut off.
+    recoverInterruptedTurns: true,
   });
   await logSources(logger, envFile, serversPath);
   if (serversText === undefined)

@@ -137,10 +137,21 @@ export function createSessionService(options: SessionServiceOptions) {
     save,
     /**
      * Runs `task` while no other task of the same session runs in this process: what makes a
-     * decision on a tool call, or the start of a turn, happen exactly once.
+     * decision on a tool call, or the start of a turn, happen exactly once; across processes, the
+     * store's compare-and-set save does, and a task that lost the race runs again (up to 3 times).
      */
     async locked<T>(id: string, task: () => Promise<T>): Promise<T> {
-      const current = (locks.get(id) ?? Promise.resolve()).then(task);
+      // Another process saved the session between this task's read and its save (a shared store):
+      // nothing of the task was saved, so it runs again on what that one saved.
+      const attempt = async (left: number): Promise<T> => {
+        try {
+          return await task();
+        } catch (error) {
+          if (left > 0 && error instanceof AppError && error.code === 'session_conflict') return attempt(left - 1);
+          throw error;
+        }
+      };
+      const current = (locks.get(id) ?? Promise.resolve()).then(() => attempt(3));
       const tail = current.catch(() => undefined);
       locks.set(id, tail);
       try {

@@ -70,6 +70,8 @@ export function buildWorkerServer(
     reuseConnections: role === 'hub',
     sessionHost: parts.sessionHost,
     newSessionId: parts.newSessionId,
+    // A hub is its session's only runner; a plain Worker's requests run in many isolates at once.
+    recoverInterruptedTurns: role === 'hub',
   });
   return { app, store: parts.store };
 }
