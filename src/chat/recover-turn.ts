@@ -2,6 +2,7 @@ import { closeStep, endTurn, settleOpenCalls } from '../approvals/tool-calls.js'
 import { AppError, errorBody } from '../errors.js';
 import type { SessionRecord, TurnState } from '../sessions/session-record.js';
 import type { LoggedEvent, SessionStore, TurnEventLog } from '../store/session-store.js';
+import { maxUnsavedEvents } from './turn-channels.js';
 import type { TurnEvent } from './turn-events.js';
 
 /** The result of a tool that was running when the server went down. */
@@ -45,8 +46,10 @@ async function recoverTurn(session: SessionRecord, turn: TurnState, log: TurnEve
   settleOpenCalls(turn, 'the server restarted');
   closeStep(session);
   endTurn(session);
-  const last = logged.at(-1);
-  return { index: last ? last.index + 1 : 0, event: interruptedEvent() };
+  // Past any event a follower may have had that the log had not yet: a resume from wherever a
+  // follower was gets the end of the turn, and one that got it has nothing more to get.
+  const index = (logged.at(-1)?.index ?? -1) + maxUnsavedEvents + 1;
+  return { index, event: interruptedEvent() };
 }
 
 /**

@@ -66,6 +66,12 @@ export interface TurnChannelsOptions {
 export type AttachResult = 'following' | 'replayed' | 'nothing';
 
 /**
+ * The most events of a turn that may have gone to followers without being in the durable log: the
+ * log is written at every step boundary, on the ticker, and whenever this many events wait.
+ */
+export const maxUnsavedEvents = 256;
+
+/**
  * The in-process hub between running turns and their followers. A run's events are encoded once,
  * kept in the turn's log (for `Last-Event-ID` replay) and written to each follower; the turn does
  * not depend on any connection. One shared ticker does keep-alives, approval-wait deadlines and
@@ -119,7 +125,8 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     channel.log.push({ index, event, frame });
     if (options.log) {
       channel.unsaved.push({ index, event });
-      if (event.event !== 'token' && event.event !== 'tool_progress') save(channel);
+      const boundary = event.event !== 'token' && event.event !== 'tool_progress';
+      if (boundary || channel.unsaved.length >= maxUnsavedEvents) save(channel);
     }
     return frame;
   };
