@@ -40,6 +40,8 @@ export type { Provider } from './llm/provider.js';
 /** One line per entry, secrets redacted. */
 export { createLogger, type Logger, type LogLevel } from './logger.js';
 export { createNodeDirectoryGuard, type NodeDirectoryGuardOptions } from './node/directory-guard.js';
+/** The server's SQLite session store: `sessions.db` in a data directory, locked to one process (Node and Bun). */
+export { openSqliteStore, type SqliteStoreFile, StoreOpenError } from './node/open-sqlite-store.js';
 /** Starts stdio MCP servers as child processes (Node and Bun only). */
 export { createStdioStarter } from './node/stdio-transport.js';
 /** Which directories a session may use: checked on the filesystem (Node, Bun) or by name only (Workers). */
@@ -47,8 +49,10 @@ export type { DirectoryGuard } from './sessions/directory-guard.js';
 export { createRootDirectoryGuard } from './sessions/root-directory-guard.js';
 export { createKvStore, type KvNamespaceLike, type KvStoreOptions } from './store/kv-store.js';
 export { createMemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
-/** The session store port and its drivers: in memory, Workers KV, and a memory tier in front of another. */
+/** The session store port and its drivers: in memory, Workers KV, SQLite, and a memory tier in front of another. */
 export type { SessionStore } from './store/session-store.js';
+export type { SqliteDatabase, SqliteStatement } from './store/sqlite-database.js';
+export { createSqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';
 export { createTieredStore } from './store/tiered-store.js';
 /** MCP servers' tools, from the `mcpServers` of a servers file. */
 export { createMcpToolProvider, type McpToolProviderOptions } from './tools/mcp-tool-provider.js';

@@ -120,7 +120,17 @@ export const configSchema = z
       .describe('how long a client may take to send its whole request (0: no limit; responses are not limited)'),
     allowedHosts: list.describe('Host values accepted besides loopback names (repeatable)'),
     corsOrigin: list.describe('origins allowed to call from a browser (repeatable)'),
-    store: z.enum(['memory'], { error: 'must be "memory"' }).default('memory').describe('session store'),
+    store: z
+      .enum(['sqlite', 'memory'], { error: 'must be "sqlite" or "memory"' })
+      .default('sqlite')
+      .describe('session store: sqlite (in --data-dir; survives restarts) or memory (lost on exit)'),
+    dataDir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'directory of the session database (--store sqlite; default: $XDG_DATA_HOME/llm-chat-server, else ~/.local/share/llm-chat-server)',
+      ),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('debug, info, warn or error'),
     logFormat: z
       .enum(['text', 'json'], { error: 'must be "text" or "json"' })

@@ -69,7 +69,9 @@ describe('loadConfig defaults', () => {
       requestTimeout: 30_000,
       allowedModels: [],
       currentDirectory: cwd,
+      store: 'sqlite',
     });
+    expect(config.dataDir).toBeUndefined();
     expect(config.maxContextWindowSize).toBeUndefined();
     expect(config.apiKey).toBeUndefined();
     expect(config.authToken).toBeUndefined();
@@ -138,6 +140,9 @@ describe('additions', () => {
     ['--require-session-id', { argv: ['--require-session-id'] }, { requireSessionId: true }],
     ['LOG_LEVEL', { env: { LOG_LEVEL: 'debug' } }, { logLevel: 'debug' }],
     ['--log-format json', { argv: ['--log-format', 'json'] }, { logFormat: 'json' }],
+    ['--store memory', { argv: ['--store', 'memory'] }, { store: 'memory' }],
+    ['DATA_DIR, relative to the cwd', { env: { DATA_DIR: 'state' } }, { dataDir: join(cwd, 'state') }],
+    ['--data-dir', { argv: ['--data-dir', '/var/lib/chat'] }, { dataDir: resolve('/var/lib/chat') }],
     ['UPSTREAM_CHECK_INTERVAL', { env: { UPSTREAM_CHECK_INTERVAL: '5m' } }, { upstreamCheckInterval: 300_000 }],
   ])('%s', (_name, sources, expected) => {
     expect(ok(sources).config).toMatchObject(expected);

@@ -105,6 +105,8 @@ describe('the package as a user installs it', () => {
         await server.stop();
       }
       expect(server.output()).toContain(`MCP servers file ${join(install, 'node_modules/llm-chat-server/config')}`);
+      // libsql's prebuilt binary came with the install: sessions are kept in SQLite, the default.
+      expect(server.output()).toContain('sessions: SQLite database');
 
       // A broken install without its servers file: the server starts without tools and says so once.
       await rm(join(install, 'node_modules/llm-chat-server/config/servers.json'));

@@ -1,6 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll } from 'vitest';
 
 /** Node's arguments to run the Node entry from the sources, compiled on load by tsx (`npm run dev`; `npm start` runs the build). */
 export const nodeEntry = [
@@ -12,13 +17,31 @@ export const nodeEntry = [
 export const bunPath = fileURLToPath(new URL('../../node_modules/.bin/bun', import.meta.url));
 export const bunEntry = fileURLToPath(new URL('../../src/entry/bun.ts', import.meta.url));
 
-/** Environment for a child server: the machine's, less anything that would configure it. */
+const dataDirectories: string[] = [];
+afterAll(async () => {
+  await Promise.all(dataDirectories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
+});
+
+/** A fresh, empty directory for a server's session database, removed after the test file. */
+export function temporaryDataDirectory(): string {
+  const directory = mkdtempSync(join(tmpdir(), 'llm-chat-server-data-'));
+  dataDirectories.push(directory);
+  return directory;
+}
+
+/**
+ * Environment for a child server: the machine's, less anything that would configure it, with a
+ * data directory of its own (`DATA_DIR`), so that no test server opens the real home's database
+ * or another server's; `extra` may name one.
+ */
 export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(LLM_|OPENAI_|OLLAMA_|PORT$|HOST$|AUTH_TOKEN$|STREAM$|TEMPERATURE$)/.test(key)) env[key] = value;
+    if (!/^(LLM_|OPENAI_|OLLAMA_|PORT$|HOST$|AUTH_TOKEN$|STREAM$|TEMPERATURE$|STORE$|DATA_DIR$)/.test(key)) {
+      env[key] = value;
+    }
   }
-  return { ...env, ...extra };
+  return { ...env, DATA_DIR: temporaryDataDirectory(), ...extra };
 }
 
 /**
@@ -61,10 +84,46 @@ export async function startServer(
     url,
     output: () => output,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.on('exit', resolve));
       child.kill('SIGTERM');
       await exited;
     },
+    /** Ends the server as a crash would (SIGKILL): no shutdown code runs. */
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.on('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
   };
+}
+
+/** Runs the real entry to its exit, for start-up failures: its exit code and stderr. */
+export function runToExit(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; runtime?: 'node' | 'bun' },
+): Promise<{ code: number | null; stderr: string }> {
+  const [command, ...entry] =
+    options.runtime === 'bun' ? [bunPath, '--no-env-file', bunEntry] : [process.execPath, ...nodeEntry];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [...entry, '--port', '0', ...args], {
+      cwd: options.cwd,
+      env: cleanEnvironment(options.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stdout?.resume();
+    child.stderr?.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not exit:\n${stderr}`));
+    }, 15_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
 }

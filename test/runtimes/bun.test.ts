@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { faultServer } from '../helpers/mcp-servers.js';
-import { startServer } from '../helpers/server-process.js';
+import { startServer, temporaryDataDirectory } from '../helpers/server-process.js';
 import { openStream, parseSse } from '../helpers/sse.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
@@ -64,4 +64,34 @@ describe('the server on Bun', () => {
     expect(rest.at(-1)?.data.message).toBe('Streamed.');
     expect((await counted()).filter((label) => label === 'stream')).toEqual(['stream']);
   });
+});
+
+describe('the session database on Bun', () => {
+  it('keeps a session and the default across a crash (SIGKILL) and a restart', async () => {
+    const cwd = await temporaryDirectory();
+    const args = ['--ollama-base-url', upstream.url, '--data-dir', temporaryDataDirectory()];
+    const first = await startServer(args, { cwd, runtime: 'bun' });
+    let sessionId: string;
+    try {
+      const started = await fetch(`${first.url}/start_session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ temperature: 0.4 }),
+      });
+      sessionId = (await started.json()).session_id;
+      expect(first.output()).toContain('sessions: SQLite database');
+    } finally {
+      await first.kill();
+    }
+    const second = await startServer(args, { cwd, runtime: 'bun' });
+    try {
+      expect(await (await fetch(`${second.url}/session_state?session_id=${sessionId}`)).json()).toMatchObject({
+        session_id: sessionId,
+        temperature: 0.4,
+      });
+      expect((await (await fetch(`${second.url}/session_state`)).json()).session_id).toBe(sessionId);
+    } finally {
+      await second.stop();
+    }
+  }, 60_000);
 });
