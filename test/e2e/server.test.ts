@@ -44,7 +44,7 @@ describe('the real server, started as npm start starts it', () => {
       expect(response.status).toBe(200);
       const body = await response.json();
       expect(body).toMatchObject({ message: 'Hello there', session_id: session.session_id, requires_approval: false });
-      expect(upstream.chatRequests().at(-1)?.body.options).toEqual({ temperature: 0.2, num_ctx: 2048 });
+      expect(upstream.chatRequests().at(-1)?.body.options).toEqual({ temperature: 0.2, num_ctx: 8192 });
 
       upstream.reply({ error: { status: 401 } });
       const failed = await fetch(`${server.url}/user_request`, json({ input: 'again' }));
