@@ -60,7 +60,7 @@ export const configSchema = z
       .describe("working directory of new sessions (default: the process's)"),
     contextWindowSize: wholeNumber
       .pipe(z.number().positive('must be a whole number above 0'))
-      .default(2048)
+      .default(8192)
       .describe('context window in tokens'),
     maxContextWindowSize: positiveWholeNumber
       .optional()

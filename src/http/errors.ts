@@ -1,5 +1,4 @@
 import type { Context, ErrorHandler, MiddlewareHandler, NotFoundHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { AppError, errorBody, toAppError } from '../errors.js';
@@ -41,18 +40,14 @@ export function notFound(routes: () => Array<{ method: string; path: string }>):
 
 /**
  * POST bodies: JSON (415 otherwise) and at most `maxBytes` (413, with or without Content-Length).
- * An empty body stands for `{}`, so `curl -X POST /start_session` works. The body stream is only
- * touched when there is no Content-Length: Node's adapter reads a body fastest left untouched.
+ * No body at all (Content-Length 0, or neither it nor Transfer-Encoding) stands for `{}`, so
+ * `curl -X POST /start_session` works; an empty body sent as another type is still 415. The body
+ * stream is only read here when there is no Content-Length: Node's adapter reads a body fastest
+ * left untouched, and hands over a stream even when the client sent nothing.
  */
 export function jsonBodies(maxBytes: number): MiddlewareHandler {
   const tooLarge = () =>
     new AppError('payload_too_large', `The body is larger than ${maxBytes} bytes (--max-body-bytes).`);
-  const limit = bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw tooLarge();
-    },
-  });
   const unsupported = () =>
     new AppError('unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
   return async (c, next) => {
@@ -61,20 +56,40 @@ export function jsonBodies(maxBytes: number): MiddlewareHandler {
     const json = type !== undefined && /^application\/(.+\+)?json\s*(;|$)/i.test(type);
     if (type !== undefined && !json) throw unsupported();
     const length = c.req.header('content-length');
-    const chunked = c.req.header('transfer-encoding') !== undefined;
-    const empty = length === undefined ? !chunked && !c.req.raw.body : length === '0';
-    if (empty) {
-      const headers = new Headers(c.req.raw.headers);
-      headers.delete('content-length');
-      headers.set('content-type', 'application/json');
-      c.req.raw = new Request(c.req.raw, { body: '{}', headers });
-      return next();
-    }
-    if (!json) throw unsupported();
-    if (length !== undefined && !chunked) {
+    if (length !== undefined && c.req.header('transfer-encoding') === undefined && length !== '0') {
+      if (!json) throw unsupported();
       if (Number(length) > maxBytes) throw tooLarge();
       return next();
     }
-    return limit(c, next);
+    const body = length === '0' ? new Uint8Array() : await readAtMost(c.req.raw.body, maxBytes, tooLarge);
+    if (body.byteLength > 0 && !json) throw unsupported();
+    const headers = new Headers(c.req.raw.headers);
+    headers.delete('content-length');
+    headers.delete('transfer-encoding');
+    headers.set('content-type', type ?? 'application/json');
+    c.req.raw = new Request(c.req.raw, { body: body.byteLength > 0 ? body : '{}', headers });
+    return next();
   };
+}
+
+async function readAtMost(body: ReadableStream<Uint8Array> | null, maxBytes: number, tooLarge: () => AppError) {
+  if (!body) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(read.value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
 }

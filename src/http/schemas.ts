@@ -85,7 +85,13 @@ export const sessionStateSchema = z.object({
     .describe('where `messages` lies in the history; pass `limit` and `before` to page through it'),
   pending_approvals: z.array(z.object({ request_id: z.string(), tool: toolSchema })),
   tools: z.array(
-    z.object({ name: z.string(), server: z.string(), description: z.string(), requires_approval: z.boolean() }),
+    z.object({
+      name: z.string(),
+      server: z.string(),
+      description: z.string(),
+      requires_approval: z.boolean().describe("a call waits for a human's POST /approve"),
+      denied: z.boolean().describe("the server's deny list refuses every call without asking; the model is told"),
+    }),
   ),
   usage: usageSchema,
   context: z.object({ window: z.number().int(), used_tokens: z.number().int() }),

@@ -74,12 +74,16 @@ export function sessionState(
       request_id: call.request_id,
       tool: toolOf(call),
     })),
-    tools: context.tools.map((tool) => ({
-      name: tool.name,
-      server: tool.server,
-      description: tool.description,
-      requires_approval: decide(tool, record.grants, context.autoApproveReadOnly).kind !== 'allow',
-    })),
+    tools: context.tools.map((tool) => {
+      const decision = decide(tool, record.grants, context.autoApproveReadOnly).kind;
+      return {
+        name: tool.name,
+        server: tool.server,
+        description: tool.description,
+        requires_approval: decision === 'ask',
+        denied: decision === 'deny',
+      };
+    }),
     usage: record.usage,
     context: { window: record.context_window_size, used_tokens: record.last_prompt_tokens || estimated(record) },
     created_at: record.created_at,

@@ -84,6 +84,9 @@ function readEnvFile(named: ConfigSource, sources: ConfigSources) {
   }
 }
 
+/** A duration setting is one that reads `2m` as two minutes (in milliseconds), whatever its name. */
+const isDuration = (key: ConfigKey) => configSchema.shape[key].safeParse('2m').data === 120_000;
+
 export function helpText(): string {
   const rows = keys.map((key) => {
     const schema = configSchema.shape[key];
@@ -91,10 +94,7 @@ export function helpText(): string {
     let shown = '';
     if (fallback.success && fallback.data !== undefined && !(Array.isArray(fallback.data) && !fallback.data.length)) {
       const value = fallback.data;
-      shown =
-        key.endsWith('Timeout') || key.endsWith('Ttl') || key === 'resumeGrace'
-          ? formatDuration(value as number)
-          : String(value);
+      shown = isDuration(key) ? formatDuration(value as number) : String(value);
     }
     const { flag, env } = optionNames[key];
     const argument = booleanKeys.has(key) ? '' : ' <value>';

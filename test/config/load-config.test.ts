@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/config/duration.js';
-import { type Config, type ConfigKey, type OptionNames, optionNames } from '../../src/config/schema.js';
+import { type Config, type ConfigKey, configSchema, type OptionNames, optionNames } from '../../src/config/schema.js';
 import { type ConfigSources, loadConfig } from '../../src/node/load-config.js';
 import { nodeEntry } from '../helpers/server-process.js';
 
@@ -45,7 +45,7 @@ describe('loadConfig defaults', () => {
       provider: 'ollama',
       openaiBaseUrl: 'https://openrouter.ai/api/v1',
       ollamaBaseUrl: 'http://localhost:11434',
-      contextWindowSize: 2048,
+      contextWindowSize: 8192,
       temperature: 0.7,
       stream: false,
       sessionTtl: 24 * 3_600_000,
@@ -97,7 +97,7 @@ const originals: [ConfigKey, string, string, string | true, unknown][] = [
   ['ollamaBaseUrl', 'ollama-base-url', 'OLLAMA_BASE_URL', 'http://gpu:11434', 'http://gpu:11434'],
   ['serversConfig', 'servers-config', 'SERVERS_CONFIG', 'mcp.json', 'mcp.json'],
   ['currentDirectory', 'current-directory', 'CURRENT_DIRECTORY', 'work', join(cwd, 'work')],
-  ['contextWindowSize', 'context-window-size', 'CONTEXT_WINDOW_SIZE', '8192', 8192],
+  ['contextWindowSize', 'context-window-size', 'CONTEXT_WINDOW_SIZE', '16384', 16384],
   ['temperature', 'temperature', 'TEMPERATURE', '1.5', 1.5],
   ['stream', 'stream', 'STREAM', true, true],
   ['authToken', 'auth-token', 'AUTH_TOKEN', 'hunter2', 'hunter2'],
@@ -277,6 +277,30 @@ describe('--help', () => {
     }
     expect(loaded.text).toContain('[env LLM_MODEL; default qwen2.5-coder:latest]');
     expect(load({ argv: ['-h'] }).kind).toBe('help');
+  });
+
+  it('shows the default of every duration setting as a duration, as the README table does', () => {
+    const loaded = load({ argv: ['--help'] });
+    if (loaded.kind !== 'help') throw new Error(`expected help, got ${loaded.kind}`);
+    const shown = Object.fromEntries(
+      [...loaded.text.matchAll(/--([a-z-]+)(?: <value>)?\n[^\n]*; default ([^\]]+)\]/g)].map((row) => [row[1], row[2]]),
+    );
+    expect(shown).toMatchObject({
+      'session-ttl': '24h',
+      'approval-timeout': '300s',
+      'approval-ttl': '1h',
+      'resume-grace': '30s',
+      'upstream-timeout': '120s',
+      'headers-timeout': '10s',
+      'request-timeout': '30s',
+      'upstream-check-interval': '30s',
+    });
+    // Any setting that takes a duration: a bare number of milliseconds would read back as seconds.
+    for (const [key, { flag }] of Object.entries(optionNames) as [ConfigKey, OptionNames][]) {
+      if (configSchema.shape[key].safeParse('2m').data === 120_000) {
+        expect(shown[flag], `--${flag}`).toMatch(/^\d+(ms|s|h)$/);
+      }
+    }
   });
 });
 

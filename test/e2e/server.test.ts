@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../helpers/server-process.js';
@@ -12,6 +13,19 @@ const json = (body: unknown) => ({
   headers: { 'content-type': 'application/json' },
   body: JSON.stringify(body),
 });
+
+/**
+ * Sends a POST as raw bytes, as `curl -X POST` does (no body; no Content-Length unless `headers` has
+ * one), and resolves to the status and the JSON body of the answer.
+ */
+async function rawPost(url: string, path: string, headers: string[] = [], body = '') {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  socket.write([`POST ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close', ...headers, '', body].join('\r\n'));
+  let answer = '';
+  for await (const chunk of socket) answer += chunk;
+  const [head, ...rest] = answer.split('\r\n\r\n');
+  return { status: Number(head.split(' ')[1]), body: JSON.parse(rest.join('\r\n\r\n')) };
+}
 
 describe('the real server, started as npm start starts it', () => {
   it('runs the original flow: start_session, then user_request with no id, against Ollama', async () => {
@@ -30,7 +44,7 @@ describe('the real server, started as npm start starts it', () => {
       expect(response.status).toBe(200);
       const body = await response.json();
       expect(body).toMatchObject({ message: 'Hello there', session_id: session.session_id, requires_approval: false });
-      expect(upstream.chatRequests().at(-1)?.body.options).toEqual({ temperature: 0.2, num_ctx: 2048 });
+      expect(upstream.chatRequests().at(-1)?.body.options).toEqual({ temperature: 0.2, num_ctx: 8192 });
 
       upstream.reply({ error: { status: 401 } });
       const failed = await fetch(`${server.url}/user_request`, json({ input: 'again' }));
@@ -75,6 +89,31 @@ describe('the real server, started as npm start starts it', () => {
       expect(state.tools.every((tool: { requires_approval: boolean }) => tool.requires_approval)).toBe(true);
       const health = await (await fetch(`${server.url}/health`)).json();
       expect(health.mcp).toEqual({ filesystem: 'connected' });
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('takes a POST with no body as {} (curl -X POST /start_session, /stop), and a typed non-JSON body as 415', async () => {
+    const server = await startServer(['--ollama-base-url', upstream.url], { cwd: await temporaryDirectory() });
+    try {
+      const started = await rawPost(server.url, '/start_session');
+      expect(started.status).toBe(201);
+      upstream.reply({ hang: true });
+      const before = upstream.chatRequests().length;
+      const turn = fetch(`${server.url}/user_request`, json({ input: 'hi' }));
+      await upstream.untilChatRequests(before + 1);
+      expect(await rawPost(server.url, '/stop')).toEqual({ status: 200, body: { stopped: true } });
+      expect(await (await turn).json()).toMatchObject({ session_id: started.body.session_id, stopped: true });
+
+      const noTurn = { status: 409, body: { error: expect.objectContaining({ code: 'no_turn_running' }) } };
+      expect(await rawPost(server.url, '/stop', ['Content-Type: application/json'])).toEqual(noTurn);
+      expect(await rawPost(server.url, '/stop', ['Content-Length: 0'])).toEqual(noTurn);
+      const missing = await rawPost(server.url, '/user_request');
+      expect(missing.status).toBe(400);
+      expect(missing.body.error.details[0].path).toBe('input');
+      const text = await rawPost(server.url, '/stop', ['Content-Type: text/plain', 'Content-Length: 2'], '{}');
+      expect(text.status).toBe(415);
     } finally {
       await server.stop();
     }

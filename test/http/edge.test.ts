@@ -41,6 +41,43 @@ describe('request bodies', () => {
     expect((await errorOf(response)).code).toBe('invalid_request');
   });
 
+  const emptyStream = () => new ReadableStream({ start: (controller) => controller.close() });
+  // What a client sends with `curl -X POST`: a POST with no body, with or without these headers.
+  // Node's adapter hands the app an empty body stream even then, hence the last two.
+  it.each<[string, RequestInit]>([
+    ['no headers at all', {}],
+    ['Content-Type: application/json', { headers: { 'content-type': 'application/json' } }],
+    ['Content-Length: 0', { headers: { 'content-length': '0' } }],
+    ['an empty stream and no Content-Length', { body: emptyStream(), duplex: 'half' } as RequestInit],
+    [
+      'an empty stream, Content-Type: application/json',
+      { headers: { 'content-type': 'application/json' }, body: emptyStream(), duplex: 'half' } as RequestInit,
+    ],
+  ])('a POST with no body (%s) counts as {} on /start_session and /stop', async (_, init) => {
+    const { app, post } = await buildTestApp(upstream);
+    const fresh = () => ({ ...init, method: 'POST', body: init.body ? emptyStream() : undefined });
+    expect((await app.request('/start_session', fresh())).status).toBe(201);
+    upstream.reply({ hang: true });
+    const before = upstream.chatRequests().length;
+    const turn = post('/user_request', { input: 'hi' });
+    await upstream.untilChatRequests(before + 1);
+    const stop = await app.request('/stop', fresh());
+    expect(stop.status).toBe(200);
+    expect(await stop.json()).toEqual({ stopped: true });
+    expect(await (await turn).json()).toMatchObject({ stopped: true });
+  });
+
+  it('a POST with no body to a route with required fields: 400 naming them, not "not valid JSON"', async () => {
+    const { app } = await buildTestApp(upstream);
+    const response = await app.request('/user_request', {
+      method: 'POST',
+      body: emptyStream(),
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).details[0].path).toBe('input');
+  });
+
   it('an empty body of another type is 415 too, not taken as {}', async () => {
     const { app } = await buildTestApp(upstream);
     const response = await app.request('/start_session', {

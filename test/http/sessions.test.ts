@@ -19,13 +19,13 @@ describe('POST /start_session', () => {
       model: 'llama3.2',
       current_directory: currentDirectory,
       temperature: 0.7,
-      context_window_size: 2048,
+      context_window_size: 8192,
       stream: true,
       status: 'idle',
       pending_approvals: [],
       tools: [],
       usage: { prompt_tokens: 0, completion_tokens: 0 },
-      context: { window: 2048 },
+      context: { window: 8192 },
     });
     expect(state.messages[0].role).toBe('system');
     expect(state.messages[0].content).toContain(currentDirectory);
@@ -54,10 +54,10 @@ describe('POST /start_session', () => {
         llm_provider: 'openai',
         model: 'gpt-4o-mini',
         temperature: 1.5,
-        context_window_size: 8192,
+        context_window_size: 16384,
       })
     ).json();
-    expect(state).toMatchObject({ provider: 'openai', temperature: 1.5, context_window_size: 8192 });
+    expect(state).toMatchObject({ provider: 'openai', temperature: 1.5, context_window_size: 16384 });
     await post('/user_request', { input: 'hi', session_id: state.session_id });
     expect(upstream.chatRequests().at(-1)?.path).toBe('/v1/chat/completions');
   });

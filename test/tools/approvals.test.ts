@@ -294,6 +294,30 @@ describe('approval rules', () => {
     expect(result.role).toBe('tool');
     expect(result.content).toMatch(/denied/i);
   });
+
+  it('a tool on the deny list: denied, and requires_approval false, since nobody is ever asked', async () => {
+    const t = await setup({
+      extra: { deny: ['delete_everything', 'count'], autoApprove: ['count', 'read_only_echo'] },
+    });
+    // write_note, granted for the session: runs without asking, and is not denied.
+    upstream.reply(
+      { toolCalls: [{ name: 'write_note', arguments: { path: 'a.txt', content: 'a' } }] },
+      { text: ['Ok.'] },
+    );
+    const first = await t.userRequest('write');
+    await t.approve({ request_id: first.request_id, approve: true, remember: 'session' });
+    const state = await (await t.get('/session_state')).json();
+    const rules = Object.fromEntries(
+      state.tools.map((tool: any) => [tool.name, { requires_approval: tool.requires_approval, denied: tool.denied }]),
+    );
+    expect(rules).toMatchObject({
+      delete_everything: { requires_approval: false, denied: true },
+      count: { requires_approval: false, denied: true },
+      read_only_echo: { requires_approval: false, denied: false },
+      write_note: { requires_approval: false, denied: false },
+      destructive_read_only: { requires_approval: true, denied: false },
+    });
+  });
 });
 
 describe('--auto-approve-read-only', () => {
