@@ -1,9 +1,6 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  ListRootsRequestSchema,
-  type Tool,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { lazy } from '../lazy.js';
 import type { Logger } from '../logger.js';
 import { connectTransport, type StdioStarter } from './connect-transport.js';
 import { fileUri, listAllTools } from './mcp-protocol.js';
@@ -38,9 +35,16 @@ export interface OpenMcpConnectionOptions {
   onClose?: () => void;
 }
 
+// The SDK's client is the largest part of start-up: it loads with the first connection, after the server listens.
+const loadSdk = lazy(() =>
+  Promise.all([import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/types.js')]),
+);
+
 /** Connects to the server, answers its `roots/list` with the directory, and lists its tools. */
 export async function openMcpConnection(options: OpenMcpConnectionOptions): Promise<McpConnection> {
   const { name, directory, logger, signal } = options;
+  signal.throwIfAborted();
+  const [{ Client }, { ListRootsRequestSchema, ToolListChangedNotificationSchema }] = await loadSdk();
   signal.throwIfAborted();
   const client = new Client(
     { name: 'llm-chat-server', version: options.version },
