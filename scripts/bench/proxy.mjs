@@ -22,4 +22,4 @@ const server = createServer((request, response) => {
   response.on('close', () => outgoing.destroy());
 });
 server.keepAliveTimeout = 60_000;
-server.listen(0, '127.0.0.1', () => process.send?.({ port: server.address().port }));
+server.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => process.send?.({ port: server.address().port }));

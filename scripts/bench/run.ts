@@ -1,5 +1,6 @@
-// npm run bench: the relay's speed and memory against the physical limit (a raw proxy), on this
-// machine, in one run. Prints a table; see README "Speed and memory".
+// npm run bench: the relay's speed and memory against the physical limit (a raw proxy), and its
+// start-up time and idle memory against the raw proxy and a plain relay, on this machine, in one run.
+// Prints two tables; see README "Speed and memory".
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -7,12 +8,13 @@ import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { measureStartup } from './startup.js';
 
 const root = new URL('../..', import.meta.url).pathname;
 const agent = new Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
 const children: ChildProcess[] = [];
 const quick = process.argv.includes('--quick');
-/** `--only=cpu,ttft,memory,approvals`: run just those measures. */
+/** `--only=startup,cpu,ttft,memory,approvals`: run just those measures. */
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice(7)
@@ -184,14 +186,75 @@ async function memoryPerStream(pid: number, open: (index: number) => StreamOptio
   return (after - before) / count;
 }
 
-async function main() {
+/**
+ * Spawn to the first `/health` 200 (the proxy forwards the request, so its first answer), and the
+ * resident memory after one request and a second of rest: our server as `npx llm-chat-server`
+ * starts it (the package's own servers file: the filesystem tools), the raw proxy, a plain relay.
+ */
+async function startup(upstreamUrl: string, runs: number) {
+  console.error(`bench: start-up and idle memory (${runs} starts each)`);
+  const directory = await mkdtemp(join(tmpdir(), 'bench-startup-'));
+  const results = await measureStartup(
+    [
+      { name: 'raw proxy', path: '/health', args: () => [join(root, 'scripts/bench/proxy.mjs'), upstreamUrl] },
+      { name: 'plain relay', path: '/health', args: () => [join(root, 'scripts/bench/relay.mjs'), upstreamUrl] },
+      {
+        name: 'llm-chat-server',
+        path: '/health',
+        args: (port) => [
+          join(root, 'bin/llm-chat-server.js'),
+          '--port',
+          String(port),
+          '--provider',
+          'openai',
+          '--openai-base-url',
+          `${upstreamUrl}/v1`,
+          '--current-directory',
+          directory,
+          '--resume-grace',
+          '1s',
+          '--max-input-chars',
+          '1000000',
+          '--sessions-per-minute',
+          '0',
+        ],
+      },
+    ],
+    runs,
+    1000,
+  );
+  const proxy = results[0];
+  const rows = results.map((result) => [
+    result.name,
+    `${result.milliseconds.toFixed(0)} ms`,
+    `${(result.milliseconds / proxy.milliseconds).toFixed(2)}×`,
+    `${result.cpuMilliseconds.toFixed(0)} ms`,
+    `${result.rssMebibytes.toFixed(1)} MiB`,
+    `${(result.rssMebibytes / proxy.rssMebibytes).toFixed(2)}×`,
+  ]);
+  return [
+    ['process', `spawn → /health 200 (median of ${runs})`, 'ratio', 'CPU until then', 'idle RSS', 'ratio'],
+    ...rows,
+    ['target (llm-chat-server)', '≤ 500 ms', '', '', '≤ 80 MiB', ''],
+  ];
+}
+
+/** A Markdown table, columns padded to their widest cell. */
+function printTable([head, ...rows]: string[][]) {
+  const widths = head.map((_, column) => Math.max(...[head, ...rows].map((row) => row[column].length)));
+  const line = (row: string[]) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
+  console.log(line(head));
+  console.log(line(widths.map((width) => '-'.repeat(width))));
+  for (const row of rows) console.log(line(row));
+}
+
+/** Our server against the raw proxy: CPU per token, added time to first token, memory per stream, approvals. */
+async function throughput(upstreamUrl: string): Promise<string[][]> {
   const clients = 100;
   const rounds = quick ? 1 : 3;
   const tokens = quick ? 100 : 300;
   const idle = quick ? 200 : 1000;
 
-  const { port: upstreamPort } = await startHelper('scripts/bench/upstream.mjs');
-  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
   const { child: proxy, port: proxyPort } = await startHelper('scripts/bench/proxy.mjs', [upstreamUrl]);
   const proxyUrl = `http://127.0.0.1:${proxyPort}/v1/chat/completions`;
 
@@ -392,17 +455,22 @@ async function main() {
     ]);
   }
 
-  const widths = [0, 1, 2, 3, 4].map((column) =>
-    Math.max(
-      ...[['measure', 'raw proxy', 'llm-chat-server', 'ratio', 'target'], ...rows].map((row) => row[column].length),
-    ),
-  );
-  const line = (row: string[]) => `| ${row.map((cell, column) => cell.padEnd(widths[column])).join(' | ')} |`;
-  console.log(line(['measure', 'raw proxy', 'llm-chat-server', 'ratio', 'target']));
-  console.log(line(widths.map((width) => '-'.repeat(width))));
-  for (const row of rows) console.log(line(row));
+  return [['measure', 'raw proxy', 'llm-chat-server', 'ratio', 'target'], ...rows];
+}
+
+async function main() {
+  const { port: upstreamPort } = await startHelper('scripts/bench/upstream.mjs');
+  const upstreamUrl = `http://127.0.0.1:${upstreamPort}`;
+  const tables: string[][][] = [];
+  // First, while nothing else runs: the other measures leave a busy machine behind.
+  if (measures('startup')) tables.push(await startup(upstreamUrl, quick ? 3 : 5));
+  if (['cpu', 'ttft', 'memory', 'approvals'].some(measures)) tables.push(await throughput(upstreamUrl));
+  for (const table of tables) {
+    printTable(table);
+    console.log();
+  }
   console.log(
-    `\n(${process.arch}, ${process.version}, ${(await import('node:os')).cpus().length} cores; CPU from /proc, memory as RSS growth)`,
+    `(${process.arch}, ${process.version}, ${(await import('node:os')).cpus().length} cores; CPU from /proc, memory as RSS: VmRSS after start-up and 1 s idle, RSS growth per stream)`,
   );
 }
 

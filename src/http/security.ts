@@ -88,7 +88,8 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
     handlers.push(
       cors({
         origin: (origin) => (corsOrigins.has(origin) ? origin : null),
-        allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Id', 'Last-Event-ID'],
+        allowHeaders: ['Content-Type', 'Authorization', 'X-Session-Id', 'Last-Event-ID', 'X-Request-Id'],
+        exposeHeaders: ['X-Request-Id'],
         allowMethods: ['GET', 'POST', 'OPTIONS'],
         maxAge: 600,
       }),

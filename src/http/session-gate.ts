@@ -1,6 +1,7 @@
 import type { RouteConfig } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { Conversations } from '../chat/conversations.js';
+import { requestIdOf } from './request-log.js';
 import { requestedSessionId } from './session-id.js';
 
 /**
@@ -51,6 +52,9 @@ export function sessionRoute<R extends RouteConfig>(route: R, scope: SessionScop
     const id = scope === 'new' ? options.newSessionId() : await options.conversations.sessionId(requested);
     const headers = new Headers(c.req.raw.headers);
     if (scope === 'existing') headers.set('x-session-id', id);
+    // The host's app logs the request under the id this one logged and answers with.
+    const requestId = requestIdOf(c);
+    if (requestId) headers.set('x-request-id', requestId);
     return host.forward(id, new Request(c.req.raw.url, { method: c.req.method, headers, body }));
   };
   return { ...route, middleware: [gate] };

@@ -1,5 +1,6 @@
-import { type Message, Ollama, type Tool } from 'ollama/browser';
+import type { Message, Tool } from 'ollama/browser';
 import { AppError } from '../errors.js';
+import { lazy } from '../lazy.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
 import { toolCallFromValue } from './tool-arguments.js';
 import { createIdleWatchdog, upstreamFailures } from './upstream-errors.js';
@@ -15,12 +16,16 @@ interface OllamaToolCall {
   function: { name: string; arguments?: unknown };
 }
 
+/** The official client, loaded with the first call: a server whose sessions use OpenAI never loads it. */
+export const loadOllama = lazy(() => import('ollama/browser'));
+
 /** Ollama's native `/api/chat`, always streamed (NDJSON). */
 export function createOllamaModel(options: OllamaModelOptions): ChatModel {
   const failures = upstreamFailures('ollama', options.baseUrl, []);
   return {
     provider: 'ollama',
     async *stream(request, signal) {
+      const { Ollama } = await loadOllama();
       const watchdog = createIdleWatchdog(options.timeoutMilliseconds, signal);
       // ollama-js takes no per-request signal, so each call gets a client whose fetch carries ours.
       const client = new Ollama({

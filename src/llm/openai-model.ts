@@ -1,11 +1,11 @@
 import { createParser } from 'eventsource-parser';
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from 'openai';
 import type {
   ChatCompletionChunk,
   ChatCompletionMessageParam,
   ChatCompletionTool,
 } from 'openai/resources/chat/completions';
 import { AppError } from '../errors.js';
+import { lazy } from '../lazy.js';
 import type { ChatMessage, ChatModel, ToolDefinition, Usage } from './chat-model.js';
 import { argumentBounds, argumentsText, toolCallFromText } from './tool-arguments.js';
 import { createIdleWatchdog, upstreamFailures } from './upstream-errors.js';
@@ -19,21 +19,30 @@ export interface OpenAiModelOptions {
   maxRetries?: number;
 }
 
+/** The official client, loaded with the first call: a server whose sessions use Ollama never loads it. */
+export const loadOpenAi = lazy(() => import('openai'));
+
 /** An OpenAI-compatible chat completions model (OpenAI, OpenRouter, vLLM, LM Studio), always streamed. */
 export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
   const failures = upstreamFailures('openai', options.baseUrl, [options.apiKey]);
-  const client = new OpenAI({
-    baseURL: options.baseUrl,
-    // Local servers need no key; the client insists on one, so send a placeholder and drop the header.
-    apiKey: options.apiKey ?? 'unused',
-    defaultHeaders: options.apiKey ? undefined : { Authorization: null },
-    maxRetries: options.maxRetries ?? 1,
-    timeout: options.timeoutMilliseconds,
+  const connect = lazy(async () => {
+    const sdk = await loadOpenAi();
+    const client = new sdk.OpenAI({
+      baseURL: options.baseUrl,
+      // Local servers need no key; the client insists on one, so send a placeholder and drop the header.
+      apiKey: options.apiKey ?? 'unused',
+      defaultHeaders: options.apiKey ? undefined : { Authorization: null },
+      maxRetries: options.maxRetries ?? 1,
+      timeout: options.timeoutMilliseconds,
+    });
+    return { sdk, client };
   });
 
   return {
     provider: 'openai',
     async *stream(request, signal) {
+      const { sdk, client } = await connect();
+      const { APIConnectionError, APIConnectionTimeoutError, APIError } = sdk;
       const watchdog = createIdleWatchdog(options.timeoutMilliseconds, signal);
       let received = false;
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;

@@ -1,5 +1,5 @@
-import { Ollama } from 'ollama/browser';
-import OpenAI from 'openai';
+import { loadOllama } from './ollama-model.js';
+import { loadOpenAi } from './openai-model.js';
 import type { Provider } from './provider.js';
 
 /** What a probe of the LLM found: it answers, it does not, or it answers but lacks the model. */
@@ -42,6 +42,7 @@ export function createUpstreamProbe(options: UpstreamProbeOptions): UpstreamProb
 }
 
 async function checkOllama(options: UpstreamProbeOptions, timeout: number): Promise<ProbeOutcome> {
+  const { Ollama } = await loadOllama();
   const signal = AbortSignal.timeout(timeout);
   const client = new Ollama({
     host: options.ollamaBaseUrl,
@@ -56,6 +57,7 @@ async function checkOllama(options: UpstreamProbeOptions, timeout: number): Prom
 }
 
 async function checkOpenAi(options: UpstreamProbeOptions, timeout: number): Promise<ProbeOutcome> {
+  const { OpenAI } = await loadOpenAi();
   const client = new OpenAI({
     baseURL: options.openaiBaseUrl,
     apiKey: options.apiKey ?? 'unused',

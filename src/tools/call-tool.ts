@@ -34,7 +34,9 @@ export async function callTool(
     return { content: toolResultText(result), isError: result.isError === true };
   } catch (error) {
     signal.throwIfAborted();
-    return failureResult(callFailure(error, options.server, timeout / 1000));
+    // A connected client has loaded the SDK already: this import only looks it up.
+    const errors = await import('@modelcontextprotocol/sdk/types.js');
+    return failureResult(callFailure(error, options.server, timeout / 1000, errors));
   } finally {
     signal.removeEventListener('abort', abort);
   }

@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { lazy } from '../lazy.js';
 import type { Logger } from '../logger.js';
 import { deliverResponsesAfterNotifications } from './mcp-protocol.js';
 import type { ServerConfig } from './servers-config.js';
@@ -16,10 +16,11 @@ export interface StdioServerSpec {
 }
 
 /**
- * Starts a stdio server and returns its (not yet started) transport. Injected by runtimes that can
- * start processes; tests may hand back one end of an in-memory pair instead.
+ * Starts a stdio server and returns its (not yet started) transport, or a promise of it (the
+ * starter may load its transport on first use). Injected by runtimes that can start processes;
+ * tests may hand back one end of an in-memory pair instead.
  */
-export type StdioStarter = (spec: StdioServerSpec) => Transport;
+export type StdioStarter = (spec: StdioServerSpec) => Transport | Promise<Transport>;
 
 export interface ConnectTransportOptions {
   /** The server's name in servers.json, for the log. */
@@ -34,8 +35,16 @@ export interface ConnectTransportOptions {
 }
 
 /** The spec says a server without Streamable HTTP answers its POST with a 4xx: then try the older HTTP+SSE. */
-const wantsOlderTransport = (error: unknown): error is StreamableHTTPError =>
-  error instanceof StreamableHTTPError && (error.code ?? 0) >= 400 && (error.code ?? 0) < 500;
+const wantsOlderTransport = (error: unknown, type: typeof StreamableHTTPError): error is StreamableHTTPError =>
+  error instanceof type && (error.code ?? 0) >= 400 && (error.code ?? 0) < 500;
+
+// Loaded with the first HTTP server's connection: a configuration of stdio servers never needs them.
+const loadHttpTransports = lazy(() =>
+  Promise.all([
+    import('@modelcontextprotocol/sdk/client/streamableHttp.js'),
+    import('@modelcontextprotocol/sdk/client/sse.js'),
+  ]),
+);
 
 /**
  * Connects `client` to the server: over stdio through `startStdio`, or over Streamable HTTP with a
@@ -45,7 +54,7 @@ export async function connectTransport(client: Client, options: ConnectTransport
   const { server, name, logger, signal } = options;
   let transport: Transport;
   if (server.command && options.startStdio) {
-    transport = options.startStdio({
+    transport = await options.startStdio({
       command: server.command,
       args: server.args,
       env: server.env,
@@ -53,13 +62,15 @@ export async function connectTransport(client: Client, options: ConnectTransport
     });
     await client.connect(transport, { signal });
   } else {
+    const [{ StreamableHTTPClientTransport, StreamableHTTPError }, { SSEClientTransport }] = await loadHttpTransports();
+    signal.throwIfAborted();
     const url = new URL(server.url ?? '');
     const requestInit = { headers: server.headers };
     try {
       transport = new StreamableHTTPClientTransport(url, { requestInit });
       await client.connect(transport, { signal });
     } catch (error) {
-      if (!wantsOlderTransport(error) || signal.aborted) throw error;
+      if (!wantsOlderTransport(error, StreamableHTTPError) || signal.aborted) throw error;
       logger.debug(`MCP server "${name}": no Streamable HTTP (HTTP ${error.code}), trying SSE`);
       transport = new SSEClientTransport(url, { requestInit });
       await client.connect(transport, { signal });

@@ -1,12 +1,9 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import {
-  ListRootsRequestSchema,
-  type Tool,
-  ToolListChangedNotificationSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { lazy } from '../lazy.js';
 import type { Logger } from '../logger.js';
 import { connectTransport, type StdioStarter } from './connect-transport.js';
-import { fileUri, listAllTools } from './mcp-protocol.js';
+import { fileUri, listAllTools, validatingOnFirstUse } from './mcp-protocol.js';
 import { resolveServer, type ServerConfig } from './servers-config.js';
 
 /** An open client connection to one MCP server for one working directory. */
@@ -38,13 +35,28 @@ export interface OpenMcpConnectionOptions {
   onClose?: () => void;
 }
 
+// The SDK's client is the largest part of start-up: it loads with the first connection, after the server listens.
+const loadSdk = lazy(() =>
+  Promise.all([
+    import('@modelcontextprotocol/sdk/client/index.js'),
+    import('@modelcontextprotocol/sdk/types.js'),
+    import('@modelcontextprotocol/sdk/validation/ajv'),
+  ]),
+);
+
 /** Connects to the server, answers its `roots/list` with the directory, and lists its tools. */
 export async function openMcpConnection(options: OpenMcpConnectionOptions): Promise<McpConnection> {
   const { name, directory, logger, signal } = options;
   signal.throwIfAborted();
+  const [{ Client }, { ListRootsRequestSchema, ToolListChangedNotificationSchema }, { AjvJsonSchemaValidator }] =
+    await loadSdk();
+  signal.throwIfAborted();
   const client = new Client(
     { name: 'llm-chat-server', version: options.version },
-    { capabilities: { roots: { listChanged: true } } },
+    {
+      capabilities: { roots: { listChanged: true } },
+      jsonSchemaValidator: validatingOnFirstUse(() => new AjvJsonSchemaValidator()),
+    },
   );
   let tools: Tool[] = [];
   let refreshing: Promise<void> | undefined;

@@ -1,4 +1,4 @@
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolResult } from './tool-provider.js';
 
 /** Why a tool call produced no result of the tool's own. */
@@ -9,12 +9,20 @@ export type ToolFailure =
   | { kind: 'server-exited'; server: string }
   | { kind: 'failed'; message: string };
 
+/** The SDK's error type and codes (passed in, so this module does not load the SDK). */
+export interface McpErrors {
+  McpError: typeof McpError;
+  ErrorCode: typeof ErrorCode;
+}
+
 /** Classifies an error the MCP SDK threw during a call by its type and code, never by its text. */
-export function callFailure(error: unknown, server: string, timeoutSeconds: number): ToolFailure {
-  if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+export function callFailure(error: unknown, server: string, timeoutSeconds: number, sdk: McpErrors): ToolFailure {
+  if (error instanceof sdk.McpError && error.code === sdk.ErrorCode.RequestTimeout) {
     return { kind: 'timeout', seconds: timeoutSeconds };
   }
-  if (error instanceof McpError && error.code === ErrorCode.ConnectionClosed) return { kind: 'server-exited', server };
+  if (error instanceof sdk.McpError && error.code === sdk.ErrorCode.ConnectionClosed) {
+    return { kind: 'server-exited', server };
+  }
   return { kind: 'failed', message: error instanceof Error ? error.message : String(error) };
 }
 
