@@ -49,7 +49,7 @@ async function start(args: string[], env: Record<string, string> = {}) {
   return { url, until, stderrLines };
 }
 
-describe('start-up checks of the real server', () => {
+describe('start-up checks of the real server', { timeout: 60_000 }, () => {
   it('says in one line that Ollama is not running, and /health is degraded but answers 200', async () => {
     const url = `http://127.0.0.1:${await closedPort()}`;
     const server = await start(['--ollama-base-url', url]);
