@@ -119,7 +119,8 @@ describe('the SQLite store', () => {
     await expect(
       store.put(sampleRecord('s2', { messages: [large] }), { ttlMilliseconds: 60_000 }),
     ).rejects.toMatchObject(failure);
-    const events = Array.from({ length: 50 }, (_, index) => token(index + 1, 'y'.repeat(10_000)));
+    // The first event fits in the page the log has; the second does not: neither is kept.
+    const events = [token(1, 'fits'), token(2, 'y'.repeat(100_000))];
     await expect(store.events?.append('s1', 1, events)).rejects.toMatchObject(failure);
     await expect(store.put(bigger, { ttlMilliseconds: 60_000, ifRevision: 1 })).rejects.not.toMatchObject({
       message: expect.stringContaining('x'.repeat(100)),
