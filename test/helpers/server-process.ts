@@ -60,10 +60,11 @@ export async function startServer(
   return {
     url,
     output: () => output,
-    async stop() {
-      if (child.exitCode !== null) return;
+    /** Stops the server (`SIGKILL`: dies at once, as in a crash) and resolves once it exited. */
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.kill('SIGTERM');
+      child.kill(signal);
       await exited;
     },
   };
