@@ -44,5 +44,5 @@ export async function buildPage() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { script, style } = await buildPage();
-  console.log(`page: script ${script.length} bytes, style ${style.length} bytes`);
+  console.error(`page: script ${script.length} bytes, style ${style.length} bytes`);
 }

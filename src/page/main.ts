@@ -36,7 +36,7 @@ let openStreams = 0;
 let stick = true;
 
 const placeholders: Record<Mode, string> = {
-  idle: 'Ask something (Enter sends, Shift+Enter adds a line)',
+  idle: 'Ask something',
   running: 'The answer is coming; press Stop to end it',
   approval: 'Decide the tool calls above first',
   loading: 'Loading…',

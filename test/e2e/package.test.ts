@@ -98,6 +98,10 @@ describe('the package as a user installs it', () => {
       try {
         const state = await (await fetch(`${server.url}/session_state`)).json();
         expect(state.current_directory).toBe(folder);
+        // The chat page's bundle was built into the package.
+        const page = await (await fetch(server.url)).text();
+        const script = /src="(\/assets\/app-\w+\.js)"/.exec(page)?.[1];
+        expect(await (await fetch(`${server.url}${script}`)).text()).toContain('llm-chat-server.chats');
         expect(state.tools.map((tool: { name: string }) => tool.name)).toContain('write_file');
 
         const writeCall = { name: 'write_file', arguments: { path: 'note.txt', content: 'written from the package' } };

@@ -36,7 +36,8 @@ const shell = `<!doctype html>
 <div id="announcer" class="visually-hidden" aria-live="polite"></div>
 <form id="composer">
 <label for="input" class="visually-hidden">Message</label>
-<textarea id="input" rows="1" disabled></textarea>
+<textarea id="input" rows="1" aria-describedby="input-hint" disabled></textarea>
+<span id="input-hint" class="visually-hidden">Enter sends; Shift+Enter adds a line.</span>
 <button type="submit" id="send" disabled>Send</button>
 <button type="button" id="stop" hidden>Stop</button>
 </form>
