@@ -195,12 +195,16 @@ async function consume(id: string, view: AssistantView, events: AsyncIterable<Re
   const mine = generation;
   const decide = decider(id, view);
   let terminal = false;
+  let started = false;
   openStreams += 1;
   view.thinking(true);
   try {
     for await (const event of events) {
       if (mine !== generation) return;
-      if (event.event === 'session') sent?.();
+      if (event.event === 'session') {
+        started = true;
+        sent?.();
+      }
       view.show(event, decide);
       if (event.event === 'token' || event.event === 'approval_required') view.thinking(false);
       if (event.event === 'approval_required') setMode('approval');
@@ -217,8 +221,11 @@ async function consume(id: string, view: AssistantView, events: AsyncIterable<Re
     if (mine !== generation) return;
     view.thinking(false);
     if (codeOf(error) === 'unknown_session') return chatGone(id);
-    if (!sent || terminal) showNotice(explain(error));
-    throw error;
+    // A send that never started is reported by its caller, which puts the question back.
+    if (sent && !started) throw error;
+    showNotice(explain(error));
+    setMode('idle');
+    return;
   } finally {
     openStreams -= 1;
     if (mine === generation) {
