@@ -217,6 +217,31 @@ describe('the chat page in Chromium', () => {
     await page.context().close();
   });
 
+  it('reloaded while the continuation after an approval streams, shows the first step once', async () => {
+    const { page, errors } = await openPage();
+    const middle = createHold(1);
+    upstream.reply(
+      { text: ['Step one text.'], toolCalls: [{ name: 'count', arguments: { label: 'two-steps' } }] },
+      { text: ['Step two, ', 'finished.'], holds: [middle] },
+    );
+    await page.goto(server.url);
+    await ask(page, 'Two steps');
+    await page.locator('.call.pending').getByRole('button', { name: 'Approve', exact: true }).click();
+    await log(page).getByText('Step two,').waitFor();
+    await middle.reached;
+    await page.reload();
+    await log(page).getByText('Step two,').waitFor();
+    middle.release();
+    await log(page).getByText('Step two, finished.').waitFor();
+    await untilIdle(page);
+    const text = (await log(page).textContent())!;
+    expect(occurrences(text, 'Step one text.')).toBe(1);
+    expect(occurrences(text, 'Step two,')).toBe(1);
+    expect(await page.locator('.call').count()).toBe(1);
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('a second tab on the same chat follows the running answer, and both end idle', async () => {
     const { page, errors, context } = await openPage();
     const hold = createHold(1);
