@@ -5,6 +5,8 @@ export default defineConfig({
   test: {
     testTimeout: 20_000,
     hookTimeout: 60_000,
+    // The chat page's bundle (src/http/page-assets.generated.ts), built from the current sources.
+    globalSetup: ['test/build-page.ts'],
     projects: [
       {
         extends: true,

@@ -5,7 +5,7 @@ import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { approveRoutes } from './http/routes/approve.js';
-import { chatPageRoutes } from './http/routes/chat-page.js';
+import { chatPageRoutes, pagePaths } from './http/routes/chat-page.js';
 import { docsPageRoutes } from './http/routes/docs-page.js';
 import { eventsRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
@@ -120,6 +120,7 @@ export function createApp(dependencies: AppDependencies) {
     authToken: config.authToken,
     allowedHosts: config.allowedHosts,
     corsOrigins: config.corsOrigin,
+    publicPaths: pagePaths,
   })) {
     app.use(handler);
   }

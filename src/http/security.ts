@@ -11,6 +11,8 @@ export interface SecurityOptions {
   allowedHosts: string[];
   /** Origins allowed to call from a browser; they alone get CORS headers. */
   corsOrigins: string[];
+  /** Paths whose GET needs no token because they hold no data (the chat page's shell and assets). */
+  publicPaths?: ReadonlySet<string>;
 }
 
 const loopbackHostname = /^(localhost|.+\.localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/i;
@@ -98,7 +100,7 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
   const token = options.authToken;
   if (token) {
     handlers.push(async (c, next) => {
-      if (c.req.method === 'GET' && c.req.path === '/health') return next();
+      if (c.req.method === 'GET' && (c.req.path === '/health' || options.publicPaths?.has(c.req.path))) return next();
       const header = c.req.header('authorization');
       let given = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
       // Only the streaming GETs, for EventSource, which cannot send headers: a token in a URL leaks

@@ -63,7 +63,14 @@ describe('the package as a user installs it', () => {
       const [{ filename, files }] = JSON.parse(stdout) as [{ filename: string; files: { path: string }[] }];
       const paths = files.map((file) => file.path);
       expect(paths).toEqual(
-        expect.arrayContaining(['LICENSE', 'bin/llm-chat-server.js', 'config/servers.json', 'dist/index.js']),
+        expect.arrayContaining([
+          'LICENSE',
+          'bin/llm-chat-server.js',
+          'config/servers.json',
+          'dist/index.js',
+          'dist/client/index.js',
+          'dist/client/index.d.ts',
+        ]),
       );
       expect(paths).toContain('dist/index.d.ts');
       expect(paths.filter((path) => /^(src|test)\/|tsbuildinfo/.test(path))).toEqual([]);
@@ -77,16 +84,24 @@ describe('the package as a user installs it', () => {
       expect(existsSync(join(install, 'node_modules/tsx'))).toBe(false);
       const library = await run(
         process.execPath,
-        ['--input-type=module', '-e', 'const m = await import("llm-chat-server"); console.log(typeof m.createApp)'],
+        [
+          '--input-type=module',
+          '-e',
+          'const m = await import("llm-chat-server"); const c = await import("llm-chat-server/client"); console.log(typeof m.createApp, typeof c.createChatClient)',
+        ],
         { cwd: install },
       );
-      expect(library.stdout.trim()).toBe('function');
+      expect(library.stdout.trim()).toBe('function function');
 
       const command = [join(install, 'node_modules/.bin/llm-chat-server')];
       const server = await startServer(['--ollama-base-url', upstream.url], { cwd: folder, command });
       try {
         const state = await (await fetch(`${server.url}/session_state`)).json();
         expect(state.current_directory).toBe(folder);
+        // The chat page's bundle was built into the package.
+        const page = await (await fetch(server.url)).text();
+        const script = /src="(\/assets\/app-\w+\.js)"/.exec(page)?.[1];
+        expect(await (await fetch(`${server.url}${script}`)).text()).toContain('llm-chat-server.chats');
         expect(state.tools.map((tool: { name: string }) => tool.name)).toContain('write_file');
 
         const writeCall = { name: 'write_file', arguments: { path: 'note.txt', content: 'written from the package' } };

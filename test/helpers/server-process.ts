@@ -83,18 +83,16 @@ export async function startServer(
   return {
     url,
     output: () => output,
-    async stop() {
+    /** Stops the server (`SIGKILL`: dies at once, as in a crash) and resolves once it exited. */
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.kill('SIGTERM');
+      child.kill(signal);
       await exited;
     },
     /** Ends the server as a crash would (SIGKILL): no shutdown code runs. */
-    async kill() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.on('exit', resolve));
-      child.kill('SIGKILL');
-      await exited;
+    kill() {
+      return this.stop('SIGKILL');
     },
   };
 }

@@ -1,82 +1,98 @@
 import type { OpenAPIHono } from '@hono/zod-openapi';
-import { inlinePage } from '../inline-page.js';
+import type { Handler } from 'hono';
+import { pageAssets } from '../page-assets.generated.js';
 
-const style = `
-  body { font: 15px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
-  #log { white-space: pre-wrap; border: 1px solid #ccc; border-radius: 6px; padding: 1rem; min-height: 12rem; }
-  .user { color: #0b5394; } .tool { color: #6a329f; font-size: 13px; } .error { color: #b00; }
-  .approval { border: 1px solid #e69138; border-radius: 6px; padding: .5rem; margin: .5rem 0; }
-  form { display: flex; gap: .5rem; margin-top: 1rem; } input { flex: 1; padding: .5rem; }
-`;
-
-const script = `
-const log = document.getElementById('log');
-const token = () => sessionStorage.getItem('token') || '';
-const headers = () => ({ 'content-type': 'application/json', ...(token() ? { authorization: 'Bearer ' + token() } : {}) });
-const line = (text, kind) => { const span = document.createElement('div'); span.className = kind || ''; span.textContent = text; log.append(span); return span; };
-async function ensureToken() {
-  const probe = await fetch('/session_state', { headers: headers() });
-  if (probe.status === 401) { sessionStorage.setItem('token', prompt('Auth token of this server') || ''); }
-}
-function ask(input) {
-  line('> ' + input, 'user');
-  let answer = null;
-  const query = new URLSearchParams({ input });
-  if (token()) query.set('access_token', token());
-  const events = new EventSource('/user_request?' + query);
-  events.addEventListener('token', (e) => {
-    if (!answer || log.lastChild !== answer) answer = line('');
-    answer.textContent += JSON.parse(e.data).content;
-  });
-  events.addEventListener('approval_required', (e) => {
-    const { request_id, tool } = JSON.parse(e.data);
-    const box = line('Run ' + tool.server + '/' + tool.name + ' ' + JSON.stringify(tool.arguments) + '? ', 'approval');
-    for (const [label, approve] of [['Approve', true], ['Deny', false]]) {
-      const button = document.createElement('button');
-      button.textContent = label;
-      button.onclick = async () => {
-        box.querySelectorAll('button').forEach((b) => (b.disabled = true));
-        const body = approve ? { request_id, approve } : { request_id, approve, reason: 'denied in the chat page' };
-        const response = await fetch('/approve', { method: 'POST', headers: headers(), body: JSON.stringify(body) });
-        box.append(response.ok ? (approve ? ' approved' : ' denied') : ' failed: ' + response.status);
-      };
-      box.append(button);
-    }
-  });
-  events.addEventListener('tool_result', (e) => { const d = JSON.parse(e.data); line('[' + d.tool.name + '] ' + d.content.slice(0, 500), 'tool'); });
-  events.addEventListener('done', () => events.close());
-  events.addEventListener('error', (e) => { if (e.data) line(JSON.parse(e.data).error.message, 'error'); events.close(); });
-}
-document.getElementById('ask').onsubmit = async (e) => {
-  e.preventDefault();
-  const input = document.getElementById('input');
-  await ensureToken();
-  ask(input.value);
-  input.value = '';
-};
-`;
-
-const page = `<!doctype html>
+const shell = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 <title>llm-chat-server</title>
-<style>${style}</style>
+<link rel="stylesheet" href="${pageAssets.stylePath}">
+<script type="module" src="${pageAssets.scriptPath}"></script>
 </head>
-<body>
+<body data-mode="loading">
+<div class="app">
+<nav id="sidebar" class="sidebar" aria-label="Chats">
+<button type="button" id="new-chat">New chat</button>
+<h2>Chats in this browser</h2>
+<ul id="chats"></ul>
+</nav>
+<main class="main">
+<header class="top">
+<button type="button" id="toggle-chats" aria-controls="sidebar" aria-expanded="false">Chats</button>
 <h1>llm-chat-server</h1>
-<div id="log"></div>
-<form id="ask"><input id="input" placeholder="Ask something" autocomplete="off" required><button>Send</button></form>
-<script>${script}</script>
+<span id="connection" role="status"></span>
+</header>
+<form id="token-form" hidden>
+<p id="token-message"></p>
+<label for="token">Access token</label>
+<input id="token" type="password" autocomplete="off" required>
+<button type="submit">Use token</button>
+</form>
+<div id="notice" role="alert" hidden></div>
+<section id="log" aria-label="Conversation" tabindex="0"></section>
+<div id="announcer" class="visually-hidden" aria-live="polite"></div>
+<form id="composer">
+<label for="input" class="visually-hidden">Message</label>
+<textarea id="input" rows="1" aria-describedby="input-hint" disabled></textarea>
+<span id="input-hint" class="visually-hidden">Enter sends; Shift+Enter adds a line.</span>
+<button type="submit" id="send" disabled>Send</button>
+<button type="button" id="stop" hidden>Stop</button>
+</form>
+</main>
+</div>
 </body>
 </html>`;
 
 /**
- * GET /: a small chat page. Streams with EventSource (GET /user_request), shows each tool call
- * that needs a decision with Approve and Deny buttons (POST /approve), and follows the
- * continuation on the same stream. With --auth-token it asks for the token once per tab.
+ * No inline script or style, nothing from elsewhere: the page's own bundle, requests to this origin
+ * only, no images at all (model output never loads anything), and never framed.
+ */
+const contentSecurityPolicy = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'none'",
+  "form-action 'none'",
+  "base-uri 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Compressed once, on first request: the page's first load is about a third of its size. */
+const gzip = (text: string) =>
+  new Response(new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'))).arrayBuffer();
+
+/** The page's paths, which hold no data and so load without the token (GET only). */
+export const pagePaths = new Set(['/', pageAssets.scriptPath, pageAssets.stylePath]);
+
+/**
+ * GET /: the chat page, a shell that loads one script and one stylesheet (built from src/page/ by
+ * `npm run build`), named by their content's hash so browsers may keep them for good.
  */
 export function chatPageRoutes(app: OpenAPIHono) {
-  app.get('/', inlinePage({ html: page, script, style }));
+  app.get('/', (c) => {
+    c.header('Content-Security-Policy', contentSecurityPolicy);
+    c.header('X-Frame-Options', 'DENY');
+    c.header('Cache-Control', 'no-cache');
+    return c.html(shell);
+  });
+  const asset = (body: string, type: string): Handler => {
+    let zipped: Promise<ArrayBuffer> | undefined;
+    return async (c) => {
+      const headers: Record<string, string> = {
+        'Content-Type': type,
+        'Cache-Control': 'public, max-age=31536000, immutable',
+        'X-Content-Type-Options': 'nosniff',
+        Vary: 'Accept-Encoding',
+      };
+      if (!/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) return new Response(body, { headers });
+      zipped ??= gzip(body);
+      return new Response(await zipped, { headers: { ...headers, 'Content-Encoding': 'gzip' } });
+    };
+  };
+  app.get(pageAssets.scriptPath, asset(pageAssets.script, 'text/javascript; charset=utf-8'));
+  app.get(pageAssets.stylePath, asset(pageAssets.style, 'text/css; charset=utf-8'));
 }
