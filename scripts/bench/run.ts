@@ -20,6 +20,8 @@ const only = process.argv
   ?.slice(7)
   .split(',');
 const measures = (name: string) => !only || only.includes(name);
+/** `--store=memory`: the server keeps sessions in memory (default: SQLite, as users run it). */
+const store = process.argv.find((arg) => arg.startsWith('--store='))?.slice(8) ?? 'sqlite';
 
 function startHelper(file: string, args: string[] = []): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(join(root, file), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -192,7 +194,7 @@ async function memoryPerStream(pid: number, open: (index: number) => StreamOptio
  * starts it (the package's own servers file: the filesystem tools), the raw proxy, a plain relay.
  */
 async function startup(upstreamUrl: string, runs: number) {
-  console.error(`bench: start-up and idle memory (${runs} starts each)`);
+  console.error(`bench: start-up and idle memory (${runs} starts each, --store ${store})`);
   const directory = await mkdtemp(join(tmpdir(), 'bench-startup-'));
   const results = await measureStartup(
     [
@@ -217,6 +219,11 @@ async function startup(upstreamUrl: string, runs: number) {
           '1000000',
           '--sessions-per-minute',
           '0',
+          '--store',
+          store,
+          // A database of each start's own: a second server may not open one that is in use.
+          '--data-dir',
+          join(directory, `data-${port}`),
         ],
       },
     ],
@@ -287,6 +294,10 @@ async function throughput(upstreamUrl: string): Promise<string[][]> {
     // Every measured request is a first turn of a new session, all from this one address.
     '--sessions-per-minute',
     '0',
+    '--store',
+    store,
+    '--data-dir',
+    join(directory, 'data'),
   ]);
   const rows: string[][] = [];
   const serverPid = server.pid as number;

@@ -12,7 +12,7 @@ import type { ToolProvider } from '../tools/tool-provider.js';
 import { eventFrame, parseEventId } from './event-frame.js';
 import { recoveringStore } from './recover-turn.js';
 import { type AttachResult, createTurnChannels, type Subscriber } from './turn-channels.js';
-import type { TurnResponse } from './turn-events.js';
+import type { TurnEvent, TurnResponse } from './turn-events.js';
 import { createTurnRegistry } from './turn-registry.js';
 import { turnResponse } from './turn-response.js';
 import { type CallDecision, createTurnService, type RejectedDecision, type TurnRun } from './turn-service.js';
@@ -182,7 +182,8 @@ export function createConversations(options: ConversationsOptions) {
     // follows from the session, at the index it had.
     const doneIndex = (logged.at(-1)?.index ?? -1) + 1;
     if (turn?.sequence === after.sequence && pendingCalls(turn).length > 0 && doneIndex > after.index) {
-      missed.push({ index: doneIndex, event: { event: 'done', data: turnResponse(record, turn, turn.message) } });
+      const done: TurnEvent = { event: 'done', data: turnResponse(record, turn, turn.message) };
+      missed.push({ index: doneIndex, event: done, frame: eventFrame(done, `${after.sequence}.${doneIndex}`) });
     }
     return {
       sessionId: record.id,

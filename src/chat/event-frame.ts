@@ -17,3 +17,19 @@ export function parseEventId(id: string | undefined): { sequence: number; index:
   const match = id ? /^(\d+)\.(\d+)$/.exec(id.trim()) : null;
   return match ? { sequence: Number(match[1]), index: Number(match[2]) } : undefined;
 }
+
+/**
+ * The frames of `text` (frames as `eventFrame` writes them, one after another), each with its
+ * index and its event's name and data as parsed JSON; unchecked: a caller reading them from a store
+ * validates the events.
+ */
+export function parseFrames(text: string): Array<{ index: number; name: string; data: unknown; frame: string }> {
+  const frames: Array<{ index: number; name: string; data: unknown; frame: string }> = [];
+  for (const block of text.split('\n\n')) {
+    if (block === '') continue;
+    const match = /^event: ([a-z_]+)\nid: \d+\.(\d+)\ndata: (.*)$/s.exec(block);
+    if (!match) throw new Error('not an event frame');
+    frames.push({ index: Number(match[2]), name: match[1], data: JSON.parse(match[3]), frame: `${block}\n\n` });
+  }
+  return frames;
+}

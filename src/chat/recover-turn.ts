@@ -2,6 +2,7 @@ import { closeStep, endTurn, settleOpenCalls } from '../approvals/tool-calls.js'
 import { AppError, errorBody } from '../errors.js';
 import type { SessionRecord, TurnState } from '../sessions/session-record.js';
 import type { LoggedEvent, SessionStore, TurnEventLog } from '../store/session-store.js';
+import { eventFrame } from './event-frame.js';
 import { maxUnsavedEvents } from './turn-channels.js';
 import type { TurnEvent } from './turn-events.js';
 
@@ -49,7 +50,8 @@ async function recoverTurn(session: SessionRecord, turn: TurnState, log: TurnEve
   // Past any event a follower may have had that the log had not yet: a resume from wherever a
   // follower was gets the end of the turn, and one that got it has nothing more to get.
   const index = (logged.at(-1)?.index ?? -1) + maxUnsavedEvents + 1;
-  return { index, event: interruptedEvent() };
+  const event = interruptedEvent();
+  return { index, event, frame: eventFrame(event, `${turn.sequence}.${index}`) };
 }
 
 /**

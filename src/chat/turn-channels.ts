@@ -124,7 +124,7 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     const frame = eventFrame(event, `${channel.sequence}.${index}`);
     channel.log.push({ index, event, frame });
     if (options.log) {
-      channel.unsaved.push({ index, event });
+      channel.unsaved.push({ index, event, frame });
       const boundary = event.event !== 'token' && event.event !== 'tool_progress';
       if (boundary || channel.unsaved.length >= maxUnsavedEvents) save(channel);
     }

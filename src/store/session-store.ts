@@ -17,6 +17,8 @@ export interface PutOptions {
 export interface LoggedEvent {
   index: number;
   event: TurnEvent;
+  /** The event's SSE frame, as sent (`eventFrame`): what a driver stores, so that nothing is encoded twice. */
+  frame: string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { parseFrames } from '../chat/event-frame.js';
 import { turnEventSchema } from '../chat/turn-events.js';
 import { AppError } from '../errors.js';
 import { parseStoredRecord } from '../sessions/session-record.js';
@@ -29,9 +30,10 @@ const migrations = [
    CREATE TABLE events (
      session_id TEXT NOT NULL,
      sequence INTEGER NOT NULL,
-     idx INTEGER NOT NULL,
-     event TEXT NOT NULL,
-     PRIMARY KEY (session_id, idx)
+     first INTEGER NOT NULL,
+     last INTEGER NOT NULL,
+     frames TEXT NOT NULL,
+     PRIMARY KEY (session_id, first)
    );`,
 ];
 
@@ -107,12 +109,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
   );
   const loggedSequence = statement('SELECT sequence FROM events WHERE session_id = ? LIMIT 1');
   const deleteEvents = statement('DELETE FROM events WHERE session_id = ?');
-  const appendEvent = statement(
-    `INSERT INTO events (session_id, sequence, idx, event) VALUES (?, ?, ?, ?)
-     ON CONFLICT (session_id, idx) DO UPDATE SET sequence = excluded.sequence, event = excluded.event`,
+  // A row per append: the frames of consecutive events, as they were sent (never encoded again).
+  const appendEvents = statement(
+    `INSERT INTO events (session_id, sequence, first, last, frames) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (session_id, first) DO UPDATE SET sequence = excluded.sequence, last = excluded.last, frames = excluded.frames`,
   );
   const readEvents = statement(
-    'SELECT idx, event FROM events WHERE session_id = ? AND sequence = ? AND idx > ? ORDER BY idx',
+    'SELECT frames FROM events WHERE session_id = ? AND sequence = ? AND last > ? ORDER BY first',
   );
   let writes = 0;
 
@@ -182,22 +185,32 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
     atomicRevisions: true,
     events: {
       async append(sessionId, sequence, events) {
-        const texts = events.map(({ index, event }) => [index, JSON.stringify(event)] as const);
+        const first = events[0];
+        const last = events.at(-1);
+        if (!first || !last) return;
+        const frames = events.length === 1 ? first.frame : events.map((entry) => entry.frame).join('');
         transaction('save the turn events', () => {
           const logged = loggedSequence.get(sessionId) as { sequence: number } | undefined;
           // The log holds one turn's events: a newer turn replaces it, an older one's are dropped.
           if (logged && logged.sequence > sequence) return;
           if (logged && logged.sequence < sequence) deleteEvents.run(sessionId);
-          for (const [index, text] of texts) appendEvent.run(sessionId, sequence, index, text);
+          appendEvents.run(sessionId, sequence, first.index, last.index, frames);
         });
       },
       async read(sessionId, sequence, after) {
         const rows = guarded('read the turn events', () => readEvents.all(sessionId, sequence, after)) as {
-          idx: number;
-          event: string;
+          frames: string;
         }[];
-        return rows.map(
-          (row): LoggedEvent => ({ index: row.idx, event: turnEventSchema.parse(JSON.parse(row.event)) }),
+        return rows.flatMap((row) =>
+          parseFrames(row.frames)
+            .filter((entry) => entry.index > after)
+            .map(
+              ({ index, name, data, frame }): LoggedEvent => ({
+                index,
+                event: turnEventSchema.parse({ event: name, data }),
+                frame,
+              }),
+            ),
         );
       },
     },

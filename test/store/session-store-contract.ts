@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { eventFrame } from '../../src/chat/event-frame.js';
 import type { SessionRecord } from '../../src/sessions/session-record.js';
-import type { SessionStore, TurnEventLog } from '../../src/store/session-store.js';
+import type { LoggedEvent, SessionStore, TurnEventLog } from '../../src/store/session-store.js';
 
 export function sampleRecord(id: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
@@ -49,6 +50,12 @@ export function sampleRecord(id: string, overrides: Partial<SessionRecord> = {})
     updated_at: '2026-01-01T00:00:00.000Z',
     ...overrides,
   };
+}
+
+/** A logged token event with its frame (the frame's turn number is not read back, only its index). */
+export function loggedToken(index: number, content: string): LoggedEvent {
+  const event = { event: 'token', data: { content } } as const;
+  return { index, event, frame: eventFrame(event, `1.${index}`) };
 }
 
 export interface StoreHarness {
@@ -216,19 +223,15 @@ export function sessionStoreContract(
     withEvents?.('keeps the event log of the latest turn, in order', async () => {
       const { store } = await create();
       const log = store.events as TurnEventLog;
-      const token = (index: number, content: string) => ({
-        index,
-        event: { event: 'token', data: { content } } as const,
-      });
-      await log.append('s1', 1, [token(0, 'a'), token(1, 'b')]);
-      await log.append('s1', 1, [token(2, 'c ✓ 😀')]);
-      await log.append('s2', 4, [token(0, 'other')]);
-      expect(await log.read('s1', 1, -1)).toEqual([token(0, 'a'), token(1, 'b'), token(2, 'c ✓ 😀')]);
-      expect(await log.read('s1', 1, 0)).toEqual([token(1, 'b'), token(2, 'c ✓ 😀')]);
+      await log.append('s1', 1, [loggedToken(0, 'a'), loggedToken(1, 'b')]);
+      await log.append('s1', 1, [loggedToken(2, 'c ✓ 😀')]);
+      await log.append('s2', 4, [loggedToken(0, 'other')]);
+      expect(await log.read('s1', 1, -1)).toEqual([loggedToken(0, 'a'), loggedToken(1, 'b'), loggedToken(2, 'c ✓ 😀')]);
+      expect(await log.read('s1', 1, 0)).toEqual([loggedToken(1, 'b'), loggedToken(2, 'c ✓ 😀')]);
       expect(await log.read('s1', 2, -1)).toEqual([]);
-      await log.append('s1', 2, [token(0, 'next turn')]);
+      await log.append('s1', 2, [loggedToken(0, 'next turn')]);
       expect(await log.read('s1', 1, -1)).toEqual([]);
-      expect(await log.read('s1', 2, -1)).toEqual([token(0, 'next turn')]);
+      expect(await log.read('s1', 2, -1)).toEqual([loggedToken(0, 'next turn')]);
       await store.put(sampleRecord('s2'), { ttlMilliseconds: 60_000 });
       await store.delete('s2');
       expect(await log.read('s2', 4, -1)).toEqual([]);

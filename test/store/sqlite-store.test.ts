@@ -7,7 +7,7 @@ import type { SessionRecord } from '../../src/sessions/session-record.js';
 import type { TurnEventLog } from '../../src/store/session-store.js';
 import { createSqliteStore } from '../../src/store/sqlite-store.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
-import { sampleRecord, sessionStoreContract } from './session-store-contract.js';
+import { loggedToken, sampleRecord, sessionStoreContract } from './session-store-contract.js';
 
 const directories: string[] = [];
 const open: Array<{ close(): unknown }> = [];
@@ -54,7 +54,7 @@ sessionStoreContract('sqlite', { atomicRevisions: true, events: true }, async (l
   };
 });
 
-const token = (index: number, content: string) => ({ index, event: { event: 'token', data: { content } } as const });
+const token = loggedToken;
 
 describe('the SQLite store', () => {
   it('keeps records, the default session and the event log for the next connection to the file', async () => {
