@@ -4,11 +4,13 @@ import { createConversations } from './chat/conversations.js';
 import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
+import { requestMetrics } from './http/request-metrics.js';
 import { approveRoutes } from './http/routes/approve.js';
 import { chatPageRoutes } from './http/routes/chat-page.js';
 import { docsPageRoutes } from './http/routes/docs-page.js';
 import { eventsRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { stopRoutes } from './http/routes/stop.js';
 import { userRequestRoutes } from './http/routes/user-request.js';
@@ -21,6 +23,8 @@ import type { ChatModel } from './llm/chat-model.js';
 import type { Provider } from './llm/provider.js';
 import { type UpstreamStatus, unknownUpstream } from './llm/upstream-status.js';
 import type { Logger } from './logger.js';
+import { meteredParts } from './metrics/metered-parts.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import { randomSessionId } from './sessions/session-id.js';
 import type { SessionStore } from './store/session-store.js';
@@ -57,19 +61,31 @@ export interface AppDependencies {
   recoverInterruptedTurns?: boolean;
   /** This run of the server, marked on the turns it runs (default: a random id). */
   runner?: string;
+  /** Where turns, approvals, model and tool calls and requests are counted; `GET /metrics` serves its scrape. None when absent. */
+  metrics?: Metrics;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
 export function createApp(dependencies: AppDependencies) {
   const { config, logger } = dependencies;
   const clock = dependencies.clock ?? systemClock;
-  const tools = observedTools(dependencies.tools ?? noTools, logger, clock);
+  const metered =
+    dependencies.metrics &&
+    meteredParts(dependencies.metrics, {
+      config,
+      clock,
+      store: dependencies.store,
+      models: dependencies.models,
+      tools: dependencies.tools ?? noTools,
+    });
+  const tools = observedTools(dependencies.tools ?? noTools, logger, clock, metered?.toolMeter);
   const newSessionId = dependencies.newSessionId ?? randomSessionId;
   const conversations = createConversations({
-    store: dependencies.store,
+    store: metered?.store ?? dependencies.store,
     directories: dependencies.directories,
-    models: dependencies.models,
+    models: metered?.models ?? dependencies.models,
     tools,
+    observer: metered?.observer,
     clock,
     newSessionId,
     newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
@@ -112,6 +128,7 @@ export function createApp(dependencies: AppDependencies) {
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
+  if (dependencies.metrics) app.use(requestMetrics(dependencies.metrics, clock));
   app.use(requestLog(logger, clock));
   app.onError(onError(logger));
   app.notFound(notFound(() => app.routes));
@@ -126,6 +143,7 @@ export function createApp(dependencies: AppDependencies) {
   app.use(jsonBodies(config.maxBodyBytes));
 
   healthRoutes(app, services, dependencies.upstream ?? unknownUpstream);
+  if (metered?.scrape) metricsRoutes(app, metered.scrape);
   sessionRoutes(app, services);
   userRequestRoutes(app, services);
   approveRoutes(app, services);

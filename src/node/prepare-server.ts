@@ -9,6 +9,7 @@ import { createMemoryStore } from '../store/memory-store.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
+import { nodeMetrics } from './node-metrics.js';
 import { packageInfo } from './package-info.js';
 import { createStdioStarter } from './stdio-transport.js';
 
@@ -71,6 +72,7 @@ export async function prepareServer() {
     stdio: createStdioStarter,
     // One process per store: a turn it finds marked running by an earlier run was cut off.
     recoverInterruptedTurns: true,
+    metrics: nodeMetrics(config),
   });
   await logSources(logger, envFile, serversPath);
   if (serversText === undefined)
