@@ -1,10 +1,12 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Tracer } from '@opentelemetry/api';
 import type { AppConfig } from './app-config.js';
 import { createConversations } from './chat/conversations.js';
 import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { requestMetrics } from './http/request-metrics.js';
+import { requestTracing } from './http/request-tracing.js';
 import { approveRoutes } from './http/routes/approve.js';
 import { chatPageRoutes } from './http/routes/chat-page.js';
 import { docsPageRoutes } from './http/routes/docs-page.js';
@@ -24,12 +26,13 @@ import type { Provider } from './llm/provider.js';
 import { type UpstreamStatus, unknownUpstream } from './llm/upstream-status.js';
 import type { Logger } from './logger.js';
 import { meteredParts } from './metrics/metered-parts.js';
-import type { Metrics } from './metrics/metrics.js';
+import { type Metrics, noMetrics } from './metrics/metrics.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import { randomSessionId } from './sessions/session-id.js';
 import type { SessionStore } from './store/session-store.js';
 import { observedTools } from './tools/observed-tools.js';
 import { noTools, type ToolProvider } from './tools/tool-provider.js';
+import { createTracing } from './tracing/tracing.js';
 
 export type { AppConfig };
 
@@ -63,20 +66,27 @@ export interface AppDependencies {
   runner?: string;
   /** Where turns, approvals, model and tool calls and requests are counted; `GET /metrics` serves its scrape. None when absent. */
   metrics?: Metrics;
+  /**
+   * Where spans go (requests, turns, model calls, approval waits, MCP tool calls; never prompts or
+   * arguments): the tracer of a registered OpenTelemetry SDK. None when absent.
+   */
+  tracer?: Tracer;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
 export function createApp(dependencies: AppDependencies) {
   const { config, logger } = dependencies;
   const clock = dependencies.clock ?? systemClock;
+  const { metrics, tracer } = dependencies;
   const metered =
-    dependencies.metrics &&
-    meteredParts(dependencies.metrics, {
+    (metrics || tracer) &&
+    meteredParts(metrics ?? noMetrics, {
       config,
       clock,
       store: dependencies.store,
       models: dependencies.models,
       tools: dependencies.tools ?? noTools,
+      tracing: tracer && createTracing(tracer),
     });
   const tools = observedTools(dependencies.tools ?? noTools, logger, clock, metered?.toolMeter);
   const newSessionId = dependencies.newSessionId ?? randomSessionId;
@@ -128,7 +138,8 @@ export function createApp(dependencies: AppDependencies) {
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
-  if (dependencies.metrics) app.use(requestMetrics(dependencies.metrics, clock));
+  if (tracer) app.use(requestTracing(tracer));
+  if (metrics) app.use(requestMetrics(metrics, clock));
   app.use(requestLog(logger, clock));
   app.onError(onError(logger));
   app.notFound(notFound(() => app.routes));

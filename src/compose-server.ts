@@ -11,6 +11,7 @@ import type { DirectoryGuard } from './sessions/directory-guard.js';
 import type { SessionStore } from './store/session-store.js';
 import { createMcpToolProvider, type McpToolProviderOptions } from './tools/mcp-tool-provider.js';
 import { type ServersConfig, serverSecrets } from './tools/servers-config.js';
+import { registeredTracer } from './tracing/tracing.js';
 
 export interface ServerParts {
   config: AppConfig;
@@ -77,6 +78,7 @@ export function composeServer(parts: ServerParts) {
     newSessionId: parts.newSessionId,
     recoverInterruptedTurns: parts.recoverInterruptedTurns,
     metrics: parts.metrics,
+    tracer: registeredTracer(parts.version),
   });
   return { app, tools, logger, upstream };
 }

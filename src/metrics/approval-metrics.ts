@@ -1,8 +1,10 @@
+import type { Span } from '@opentelemetry/api';
 import { grantKey } from '../approvals/policy.js';
 import type { Clock } from '../clock.js';
 import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
+import type { Tracing } from '../tracing/tracing.js';
 import type { DecisionKind, Metrics } from './metrics.js';
 
 export interface ApprovalMetricsOptions {
@@ -10,13 +12,22 @@ export interface ApprovalMetricsOptions {
   clock: Clock;
   /** Whether a `readOnlyHint` may approve a call (--auto-approve-read-only). */
   autoApproveReadOnly: boolean;
+  /** With it, a span per approval wait, from the call's save as pending to its decision. */
+  tracing?: Tracing;
+}
+
+/** A call waiting for a human: since when, until when, and its span. */
+interface Waiting {
+  since: number;
+  expiresAt?: number;
+  span?: Span;
 }
 
 /** The calls of a session's turn this process has seen, and those of them that wait for a human. */
 interface TurnCalls {
   turn: string;
   seen: Set<string>;
-  pending: Map<string, { since: number; expiresAt?: number }>;
+  pending: Map<string, Waiting>;
 }
 
 const ranStatuses: ReadonlySet<CallStatus> = new Set(['approved', 'running', 'executed', 'failed']);
@@ -46,18 +57,25 @@ export function approvalMetrics(options: ApprovalMetricsOptions) {
   };
 
   /** An expired call waited until its expiry, however late it was found expired. */
-  const decided = (kind: DecisionKind, isApproved: boolean, waiting: { since: number; expiresAt?: number }) => {
+  const decided = (kind: DecisionKind, isApproved: boolean, waiting: Waiting) => {
     const until = kind === 'expiry' ? Math.min(waiting.expiresAt ?? Infinity, clock.now()) : clock.now();
     metrics.pendingApprovals(-1);
     metrics.decision({ kind, approved: isApproved }, (until - waiting.since) / 1000);
+    waiting.span?.setAttributes({
+      'llm_chat.approval.kind': kind,
+      'llm_chat.approval.decision': isApproved ? 'approved' : 'denied',
+    });
+    waiting.span?.end();
   };
 
   /** A turn is over (or gone): its calls still waiting ended as `recent_calls` says. */
   const settle = (id: string, state: TurnCalls, record?: SessionRecord) => {
     for (const [requestId, waiting] of state.pending) {
       const status = record?.recent_calls.find((past) => past.request_id === requestId)?.status;
-      if (status === undefined || status === 'pending') metrics.pendingApprovals(-1);
-      else decided(status === 'expired' ? 'expiry' : 'user', approved({ status }), waiting);
+      if (status === undefined || status === 'pending') {
+        metrics.pendingApprovals(-1);
+        waiting.span?.end();
+      } else decided(status === 'expired' ? 'expiry' : 'user', approved({ status }), waiting);
     }
     sessions.delete(id);
   };
@@ -89,7 +107,13 @@ export function approvalMetrics(options: ApprovalMetricsOptions) {
       if (state.seen.has(call.request_id)) continue;
       state.seen.add(call.request_id);
       if (call.status === 'pending') {
-        state.pending.set(call.request_id, { since: clock.now(), expiresAt: call.expires_at });
+        const tool = call.server_tool_name ?? call.name;
+        const span = options.tracing?.tracer.startSpan(
+          `approval wait ${tool}`,
+          { attributes: { 'gen_ai.tool.name': tool, 'llm_chat.mcp.server': call.server } },
+          options.tracing.sessionParent(record.id),
+        );
+        state.pending.set(call.request_id, { since: clock.now(), expiresAt: call.expires_at, span });
         metrics.pendingApprovals(1);
       } else if (call.approved_by === 'policy') {
         metrics.decision({ kind: policyKind(call, record.grants), approved: true });

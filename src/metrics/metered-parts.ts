@@ -5,6 +5,7 @@ import type { Provider } from '../llm/provider.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { ToolMeter } from '../tools/observed-tools.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
+import type { Tracing } from '../tracing/tracing.js';
 import { approvalMetrics } from './approval-metrics.js';
 import { meteredModel } from './metered-model.js';
 import { meteredTurns, type TurnObserver } from './metered-turns.js';
@@ -21,8 +22,9 @@ export interface MeteredParts {
 }
 
 /**
- * The app's parts with `metrics` counting what they do: the store (approvals, read from saves),
- * the models (calls, tokens), the tools (through `toolMeter`) and the turns (through `observer`).
+ * The app's parts with `metrics` counting what they do, and `tracing` tracing it: the store
+ * (approvals, read from saves), the models (calls, tokens), the tools (through `toolMeter`) and the
+ * turns (through `observer`).
  * Label values are bounded by the configuration: its models and the tools' configured servers.
  */
 export function meteredParts(
@@ -33,14 +35,16 @@ export function meteredParts(
     store: SessionStore;
     models: (provider: Provider) => ChatModel;
     tools: ToolProvider;
+    /** Spans of turns, model and tool calls and approval waits, when a tracer is given. */
+    tracing?: Tracing;
   },
 ): MeteredParts {
-  const { config, clock, tools } = parts;
+  const { config, clock, tools, tracing } = parts;
   const labels = metricLabels({
     models: [config.model, ...config.allowedModels],
     servers: Object.keys(tools.status()),
   });
-  const approvals = approvalMetrics({ metrics, clock, autoApproveReadOnly: config.autoApproveReadOnly });
+  const approvals = approvalMetrics({ metrics, clock, autoApproveReadOnly: config.autoApproveReadOnly, tracing });
   const models = new Map<Provider, ChatModel>();
   const { scrape } = metrics;
   return {
@@ -48,13 +52,13 @@ export function meteredParts(
     models(provider) {
       let model = models.get(provider);
       if (!model) {
-        model = meteredModel(parts.models(provider), metrics, labels, clock);
+        model = meteredModel(parts.models(provider), metrics, labels, clock, tracing);
         models.set(provider, model);
       }
       return model;
     },
-    toolMeter: { metrics, labels, listed: approvals.listed },
-    observer: meteredTurns(metrics, labels, clock),
+    toolMeter: { metrics, labels, listed: approvals.listed, tracing },
+    observer: meteredTurns(metrics, labels, clock, tracing),
     scrape:
       scrape &&
       (() => {

@@ -1,6 +1,8 @@
+import { context, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { TurnEvent } from '../chat/turn-events.js';
 import type { Clock } from '../clock.js';
 import type { SessionRecord } from '../sessions/session-record.js';
+import type { Tracing } from '../tracing/tracing.js';
 import type { MetricLabels } from './metric-labels.js';
 import type { Metrics, TurnRunOutcome } from './metrics.js';
 
@@ -24,14 +26,21 @@ export function runOutcome(event: TurnEvent | undefined): TurnRunOutcome {
   return event.data.requires_approval ? 'awaiting_approval' : 'finished';
 }
 
-/** Turns counted: started, and each run's duration and outcome, by provider and (bounded) model. */
-export function meteredTurns(metrics: Metrics, labels: MetricLabels, clock: Clock): TurnObserver {
+/**
+ * Turns counted (started, and each run's duration and outcome, by provider and bounded model)
+ * and, with `tracing`, a span per run: the parent of its model and tool calls' spans.
+ */
+export function meteredTurns(metrics: Metrics, labels: MetricLabels, clock: Clock, tracing?: Tracing): TurnObserver {
   const of = (session: SessionRecord) => ({ provider: session.provider, model: labels.model(session.model) });
   return {
     started: (session) => metrics.turnStarted(of(session)),
-    async *run(session, events) {
+    async *run(session, events, signal) {
       const started = clock.now();
       const turnLabels = of(session);
+      const span = tracing?.tracer.startSpan('turn', {
+        attributes: { 'gen_ai.provider.name': session.provider, 'gen_ai.request.model': session.model },
+      });
+      const leave = span && tracing?.enterRun(session.id, signal, trace.setSpan(context.active(), span));
       let last: TurnEvent | undefined;
       try {
         for await (const event of events) {
@@ -39,7 +48,17 @@ export function meteredTurns(metrics: Metrics, labels: MetricLabels, clock: Cloc
           yield event;
         }
       } finally {
-        metrics.turnRun({ ...turnLabels, outcome: runOutcome(last) }, (clock.now() - started) / 1000);
+        const outcome = runOutcome(last);
+        metrics.turnRun({ ...turnLabels, outcome }, (clock.now() - started) / 1000);
+        if (span) {
+          leave?.();
+          span.setAttribute('llm_chat.turn.outcome', outcome);
+          if (last?.event === 'error') {
+            span.setAttribute('error.type', last.data.error.code);
+            span.setStatus({ code: SpanStatusCode.ERROR });
+          }
+          span.end();
+        }
       }
     },
     stoppedWaiting: (session) => metrics.turnRun({ ...of(session), outcome: 'stopped' }),

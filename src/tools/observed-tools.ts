@@ -1,7 +1,9 @@
+import { SpanStatusCode } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { MetricLabels } from '../metrics/metric-labels.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { Tracing } from '../tracing/tracing.js';
 import type { ToolInfo, ToolProvider } from './tool-provider.js';
 
 /** Where tool calls are counted, and what is told of each listing. */
@@ -10,6 +12,8 @@ export interface ToolMeter {
   labels: MetricLabels;
   /** Told every listing (the approval metrics read the servers' rules from it). */
   listed?: (tools: readonly ToolInfo[]) => void;
+  /** Where each call's span goes (its parent: the run of its signal); never its arguments or result. */
+  tracing?: Tracing;
 }
 
 /**
@@ -27,6 +31,19 @@ export function observedTools(tools: ToolProvider, logger: Logger, clock: Clock,
     close: () => tools.close(),
     async call(directory, tool, args, options) {
       const started = clock.now();
+      const tracing = meter?.tracing;
+      const span = tracing?.tracer.startSpan(
+        `execute_tool ${tool.serverToolName}`,
+        {
+          attributes: {
+            'gen_ai.operation.name': 'execute_tool',
+            'gen_ai.tool.name': tool.serverToolName,
+            'mcp.method.name': 'tools/call',
+            'llm_chat.mcp.server': tool.server,
+          },
+        },
+        tracing.parent(options.signal),
+      );
       let outcome: 'ok' | 'error' | 'aborted' = 'aborted';
       try {
         const result = await tools.call(directory, tool, args, options);
@@ -43,6 +60,11 @@ export function observedTools(tools: ToolProvider, logger: Logger, clock: Clock,
           },
           duration / 1000,
         );
+        if (outcome !== 'ok') {
+          span?.setAttribute('error.type', outcome === 'error' ? 'tool_error' : 'aborted');
+          span?.setStatus({ code: SpanStatusCode.ERROR });
+        }
+        span?.end();
       }
     },
   };
