@@ -10,6 +10,7 @@ import { parseServersConfig, type ServersConfig } from '../tools/servers-config.
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
 import { nodeMetrics } from './node-metrics.js';
+import { startNodeTracing } from './node-tracing.js';
 import { packageInfo } from './package-info.js';
 import { createStdioStarter } from './stdio-transport.js';
 
@@ -61,6 +62,7 @@ export async function prepareServer() {
     fail((error as Error).message);
   }
 
+  const stopTracing = await startNodeTracing(process.env, ownPackage.version);
   const { app, tools, logger, upstream } = composeServer({
     config: { ...config, currentDirectory },
     servers,
@@ -85,6 +87,7 @@ export async function prepareServer() {
 
   const shutdown = async () => {
     await tools.close();
+    await stopTracing?.();
     process.exit(0);
   };
   return { app, config, logger, tools, shutdown };
