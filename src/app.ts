@@ -1,14 +1,18 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Tracer } from '@opentelemetry/api';
 import type { AppConfig } from './app-config.js';
 import { createConversations } from './chat/conversations.js';
 import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
+import { requestMetrics } from './http/request-metrics.js';
+import { requestTracing } from './http/request-tracing.js';
 import { approveRoutes } from './http/routes/approve.js';
 import { chatPageRoutes, pagePaths } from './http/routes/chat-page.js';
 import { docsPageRoutes } from './http/routes/docs-page.js';
 import { eventsRoutes } from './http/routes/events.js';
 import { healthRoutes } from './http/routes/health.js';
+import { metricsRoutes } from './http/routes/metrics.js';
 import { sessionRoutes } from './http/routes/sessions.js';
 import { stopRoutes } from './http/routes/stop.js';
 import { userRequestRoutes } from './http/routes/user-request.js';
@@ -21,11 +25,14 @@ import type { ChatModel } from './llm/chat-model.js';
 import type { Provider } from './llm/provider.js';
 import { type UpstreamStatus, unknownUpstream } from './llm/upstream-status.js';
 import type { Logger } from './logger.js';
+import { meteredParts } from './metrics/metered-parts.js';
+import { type Metrics, noMetrics } from './metrics/metrics.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import { randomSessionId } from './sessions/session-id.js';
 import type { SessionStore } from './store/session-store.js';
 import { observedTools } from './tools/observed-tools.js';
 import { noTools, type ToolProvider } from './tools/tool-provider.js';
+import { createTracing } from './tracing/tracing.js';
 
 export type { AppConfig };
 
@@ -57,19 +64,38 @@ export interface AppDependencies {
   recoverInterruptedTurns?: boolean;
   /** This run of the server, marked on the turns it runs (default: a random id). */
   runner?: string;
+  /** Where turns, approvals, model and tool calls and requests are counted; `GET /metrics` serves its scrape. None when absent. */
+  metrics?: Metrics;
+  /**
+   * Where spans go (requests, turns, model calls, approval waits, MCP tool calls; never prompts or
+   * arguments): the tracer of a registered OpenTelemetry SDK. None when absent.
+   */
+  tracer?: Tracer;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
 export function createApp(dependencies: AppDependencies) {
   const { config, logger } = dependencies;
   const clock = dependencies.clock ?? systemClock;
-  const tools = observedTools(dependencies.tools ?? noTools, logger, clock);
+  const { metrics, tracer } = dependencies;
+  const metered =
+    (metrics || tracer) &&
+    meteredParts(metrics ?? noMetrics, {
+      config,
+      clock,
+      store: dependencies.store,
+      models: dependencies.models,
+      tools: dependencies.tools ?? noTools,
+      tracing: tracer && createTracing(tracer),
+    });
+  const tools = observedTools(dependencies.tools ?? noTools, logger, clock, metered?.toolMeter);
   const newSessionId = dependencies.newSessionId ?? randomSessionId;
   const conversations = createConversations({
-    store: dependencies.store,
+    store: metered?.store ?? dependencies.store,
     directories: dependencies.directories,
-    models: dependencies.models,
+    models: metered?.models ?? dependencies.models,
     tools,
+    observer: metered?.observer,
     clock,
     newSessionId,
     newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
@@ -112,6 +138,8 @@ export function createApp(dependencies: AppDependencies) {
 
   const app = new OpenAPIHono({ defaultHook: validationHook });
 
+  if (tracer) app.use(requestTracing(tracer));
+  if (metrics) app.use(requestMetrics(metrics, clock));
   app.use(requestLog(logger, clock));
   app.onError(onError(logger));
   app.notFound(notFound(() => app.routes));
@@ -127,6 +155,7 @@ export function createApp(dependencies: AppDependencies) {
   app.use(jsonBodies(config.maxBodyBytes));
 
   healthRoutes(app, services, dependencies.upstream ?? unknownUpstream);
+  if (metered?.scrape) metricsRoutes(app, metered.scrape);
   sessionRoutes(app, services);
   userRequestRoutes(app, services);
   approveRoutes(app, services);

@@ -6,10 +6,12 @@ import { createModels } from './llm/create-models.js';
 import { createUpstreamProbe } from './llm/upstream-probe.js';
 import { createUpstreamStatus } from './llm/upstream-status.js';
 import { createLogger, type Logger } from './logger.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { DirectoryGuard } from './sessions/directory-guard.js';
 import type { SessionStore } from './store/session-store.js';
 import { createMcpToolProvider, type McpToolProviderOptions } from './tools/mcp-tool-provider.js';
 import { type ServersConfig, serverSecrets } from './tools/servers-config.js';
+import { registeredTracer } from './tracing/tracing.js';
 
 export interface ServerParts {
   config: AppConfig;
@@ -31,6 +33,8 @@ export interface ServerParts {
   newSessionId?: () => string;
   /** Whether this server is the only one running its sessions' turns (see `AppDependencies`). */
   recoverInterruptedTurns?: boolean;
+  /** Where the server's work is counted, served at `GET /metrics` (Node and Bun); none when absent. */
+  metrics?: Metrics;
 }
 
 /**
@@ -73,6 +77,8 @@ export function composeServer(parts: ServerParts) {
     sessionHost: parts.sessionHost,
     newSessionId: parts.newSessionId,
     recoverInterruptedTurns: parts.recoverInterruptedTurns,
+    metrics: parts.metrics,
+    tracer: registeredTracer(parts.version),
   });
   return { app, tools, logger, upstream };
 }

@@ -3,6 +3,7 @@ import { pendingCalls } from '../approvals/tool-calls.js';
 import type { Clock } from '../clock.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
+import type { TurnObserver } from '../metrics/metered-turns.js';
 import type { DirectoryGuard } from '../sessions/directory-guard.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { createSessionService, type SessionDefaults } from '../sessions/session-service.js';
@@ -59,6 +60,8 @@ export interface ConversationsOptions {
    * processes run turns on one store at once (a plain Worker, the Workers front).
    */
   recoverInterruptedTurns?: boolean;
+  /** Told of turns starting, running and stopping (metrics, traces). */
+  observer?: TurnObserver;
 }
 
 /** A follower's place on a feed: what it got, and how it leaves. */
@@ -138,6 +141,7 @@ export function createConversations(options: ConversationsOptions) {
     newRequestId: options.newRequestId,
     runner,
     clock,
+    observer: options.observer,
   });
 
   const leaving = (sessionId: string, subscriber: Subscriber) => () => channels.detach(sessionId, subscriber);

@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
+import type { TurnObserver } from '../metrics/metered-turns.js';
 import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
@@ -29,6 +30,8 @@ export interface TurnServiceOptions {
   /** This run of the server, marked on the turns it runs. */
   runner: string;
   clock: Clock;
+  /** Told of turns starting, running and stopping (metrics, traces). */
+  observer?: TurnObserver;
 }
 
 // Calls that will never run: a late approval is told they were not approved.
@@ -93,7 +96,8 @@ export function createTurnService(options: TurnServiceOptions) {
     advance: (session: SessionRecord, dependencies: TurnDependencies) => AsyncGenerator<TurnEvent>,
   ): TurnRun => {
     const controller = turns.begin(session.id);
-    const events = advance(session, dependencies(session, controller));
+    const advanced = advance(session, dependencies(session, controller));
+    const events = options.observer?.run(session, advanced, controller.signal) ?? advanced;
     return {
       sessionId: session.id,
       sequence: session.turn?.sequence ?? 0,
@@ -143,6 +147,7 @@ export function createTurnService(options: TurnServiceOptions) {
           closeStep(session);
           endTurn(session);
         }
+        options.observer?.started(session);
         return begin(session, (record, turnDependencies) => runTurn(record, input, turnDependencies));
       });
     },
@@ -229,6 +234,7 @@ export function createTurnService(options: TurnServiceOptions) {
         closeStep(session);
         endTurn(session);
         await sessions.save(session);
+        options.observer?.stoppedWaiting(session);
         return { done: { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } } };
       });
     },

@@ -136,6 +136,10 @@ export const configSchema = z
       .enum(['text', 'json'], { error: 'must be "text" or "json"' })
       .default('text')
       .describe('log lines as text, or as one JSON object each'),
+    metrics: z
+      .boolean()
+      .default(true)
+      .describe('serve Prometheus metrics at GET /metrics (Node and Bun; --no-metrics: off)'),
     upstreamCheckInterval: duration
       .pipe(z.number().positive('must be above 0'))
       .default(30_000)
@@ -180,5 +184,5 @@ export const optionNames = Object.fromEntries(
   }),
 ) as Record<ConfigKey, OptionNames>;
 
-export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly']);
+export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly', 'metrics']);
 export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);

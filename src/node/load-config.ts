@@ -46,6 +46,10 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
             { type: booleanKeys.has(key) ? 'boolean' : 'string', multiple: listKeys.has(key) } as const,
           ]),
         ),
+        // `--no-metrics` and the like: a boolean flag's `false` (Node 20's parseArgs has no allowNegative).
+        ...Object.fromEntries(
+          [...booleanKeys].map((key) => [`no-${optionNames[key].flag}`, { type: 'boolean' } as const]),
+        ),
       },
     });
   } catch (error) {
@@ -54,8 +58,18 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
   }
   if (parsed.values.help) return { kind: 'help', text: helpText() };
 
+  const contradicted = [...booleanKeys].find(
+    (key) => parsed.values[optionNames[key].flag] && parsed.values[`no-${optionNames[key].flag}`],
+  );
+  if (contradicted) {
+    const flag = optionNames[contradicted].flag;
+    return { kind: 'error', message: `--${flag} and --no-${flag} contradict each other; give one.` };
+  }
   const flags: ConfigSource = {
-    get: (key) => parsed.values[optionNames[key].flag] as string | boolean | string[] | undefined,
+    get: (key) =>
+      parsed.values[`no-${optionNames[key].flag}`] && booleanKeys.has(key)
+        ? false
+        : (parsed.values[optionNames[key].flag] as string | boolean | string[] | undefined),
     where: (key) => `--${optionNames[key].flag}`,
   };
   const environment = environmentSource(sources.env);

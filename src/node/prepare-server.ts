@@ -11,6 +11,8 @@ import { parseServersConfig, type ServersConfig } from '../tools/servers-config.
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
 import { defaultDataDirectory, openSqliteStore, type SqliteStoreFile, StoreOpenError } from './open-sqlite-store.js';
+import { nodeMetrics } from './node-metrics.js';
+import { startNodeTracing } from './node-tracing.js';
 import { packageInfo } from './package-info.js';
 import { createStdioStarter } from './stdio-transport.js';
 
@@ -65,6 +67,7 @@ export async function prepareServer() {
   const database = config.store === 'sqlite' ? await openDatabase(config.dataDir, config.maxSessions) : undefined;
   const store: SessionStore = database?.store ?? createMemoryStore({ maxSessions: config.maxSessions });
 
+  const stopTracing = await startNodeTracing(process.env, ownPackage.version);
   const { app, tools, logger, upstream } = composeServer({
     config: { ...config, currentDirectory },
     servers,
@@ -76,6 +79,7 @@ export async function prepareServer() {
     stdio: createStdioStarter,
     // One process per store: a turn it finds marked running by an earlier run was cut off.
     recoverInterruptedTurns: true,
+    metrics: nodeMetrics(config),
   });
   await logSources(logger, envFile, serversPath);
   logger.info(
@@ -99,6 +103,7 @@ export async function prepareServer() {
       // Every write was committed already; the log is copied into the file on the next start.
       logger.warn(`sessions: the database could not be closed cleanly: ${(error as Error).message}`);
     }
+    await stopTracing?.();
     process.exit(0);
   };
   return { app, config, logger, tools, shutdown };

@@ -341,3 +341,19 @@ describe('the real entry (src/entry/node.ts)', () => {
     expect(stdout).toContain('[env LLM_MODEL; default qwen2.5-coder:latest]');
   });
 });
+
+describe('--no-<flag> for booleans (Node 20 has no allowNegative)', () => {
+  it('metrics are on by default; --no-metrics and METRICS=false turn them off, over .env', () => {
+    expect(ok({}).config.metrics).toBe(true);
+    expect(ok({ argv: ['--no-metrics'], env: { METRICS: 'true' } }).config.metrics).toBe(false);
+    expect(ok({ env: { METRICS: 'false' }, dotenv: 'METRICS=true' }).config.metrics).toBe(false);
+    expect(ok({ argv: ['--metrics'], env: { METRICS: 'false' } }).config.metrics).toBe(true);
+    expect(ok({ argv: ['--no-stream'], env: { STREAM: 'true' } }).config.stream).toBe(false);
+  });
+
+  it('refuses a flag and its negation together', () => {
+    expect(failure({ argv: ['--metrics', '--no-metrics'] })).toBe(
+      '--metrics and --no-metrics contradict each other; give one.',
+    );
+  });
+});

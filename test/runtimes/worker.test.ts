@@ -77,10 +77,15 @@ const call = (path: string, init: { method?: string; body?: unknown; auth?: bool
 const counted = async () => (await readFile(countFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
 
 describe('the Worker on the local Workers runtime', () => {
-  it('builds a bundle with no child_process in it', async () => {
+  it('builds a bundle with no child_process (and no prom-client) in it', async () => {
     const code = await readFile(bundle, 'utf8');
     expect(code).not.toContain('child_process');
+    expect(code).not.toContain('collectDefaultMetrics');
     expect(code.length).toBeGreaterThan(10_000);
+  });
+
+  it('offers no /metrics (Workers have no Prometheus driver)', async () => {
+    expect((await call('/metrics')).status).toBe(404);
   });
 
   it('skips stdio MCP servers (disabled in /health), reaches the HTTP one, serves /health without a token', async () => {

@@ -1,0 +1,77 @@
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import type { Clock } from '../clock.js';
+import { AppError } from '../errors.js';
+import type { ChatModel } from '../llm/chat-model.js';
+import type { Tracing } from '../tracing/tracing.js';
+import type { MetricLabels } from './metric-labels.js';
+import type { Metrics } from './metrics.js';
+
+/**
+ * `model` with each call counted (duration, time to its first text or tool call, tokens, outcome)
+ * and, with `tracing`, a client span per call with the GenAI attributes (never the messages).
+ */
+export function meteredModel(
+  model: ChatModel,
+  metrics: Metrics,
+  labels: MetricLabels,
+  clock: Clock,
+  tracing?: Tracing,
+): ChatModel {
+  return {
+    provider: model.provider,
+    async *stream(request, signal) {
+      const started = clock.now();
+      const span = tracing?.tracer.startSpan(
+        `chat ${request.model}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.provider.name': model.provider,
+            'gen_ai.request.model': request.model,
+            'gen_ai.request.temperature': request.temperature,
+          },
+        },
+        tracing.parent(signal),
+      );
+      let firstToken: number | undefined;
+      let inputTokens: number | undefined;
+      let outputTokens: number | undefined;
+      let outcome = 'aborted';
+      try {
+        for await (const event of model.stream(request, signal)) {
+          if (firstToken === undefined && event.type !== 'finish') firstToken = clock.now() - started;
+          if (event.type === 'finish') {
+            inputTokens = event.usage?.prompt_tokens;
+            outputTokens = event.usage?.completion_tokens;
+            span?.setAttribute('gen_ai.response.finish_reasons', [event.reason]);
+          }
+          yield event;
+        }
+        outcome = 'ok';
+      } catch (error) {
+        if (error instanceof AppError) outcome = error.code;
+        throw error;
+      } finally {
+        metrics.modelCall(
+          { provider: model.provider, model: labels.model(request.model), outcome },
+          {
+            seconds: (clock.now() - started) / 1000,
+            firstTokenSeconds: firstToken === undefined ? undefined : firstToken / 1000,
+            inputTokens,
+            outputTokens,
+          },
+        );
+        if (span) {
+          if (inputTokens !== undefined) span.setAttribute('gen_ai.usage.input_tokens', inputTokens);
+          if (outputTokens !== undefined) span.setAttribute('gen_ai.usage.output_tokens', outputTokens);
+          if (outcome !== 'ok') {
+            span.setAttribute('error.type', outcome);
+            span.setStatus({ code: SpanStatusCode.ERROR });
+          }
+          span.end();
+        }
+      }
+    },
+  };
+}
