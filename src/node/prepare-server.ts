@@ -10,9 +10,9 @@ import type { SessionStore } from '../store/session-store.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
-import { defaultDataDirectory, openSqliteStore, type SqliteStoreFile, StoreOpenError } from './open-sqlite-store.js';
 import { nodeMetrics } from './node-metrics.js';
 import { startNodeTracing } from './node-tracing.js';
+import { defaultDataDirectory, openSqliteStore, type SqliteStoreFile, StoreOpenError } from './open-sqlite-store.js';
 import { packageInfo } from './package-info.js';
 import { createStdioStarter } from './stdio-transport.js';
 
