@@ -7,9 +7,9 @@ const acceptedRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Sets a header on the response in place: `c.header()` would copy a finished response, and on
- * Node that turns an event stream's body into a web stream the adapter then pumps chunk by
- * chunk. Only a fetched Response (a session host's answer on Workers) has headers that cannot
- * change; that one is copied.
+ * Node the copy turns the adapter's lightweight Response of an event stream into two full ones.
+ * Only a fetched Response (a session host's answer on Workers) has headers that cannot change;
+ * that one is copied.
  */
 function setHeader(c: Context, name: string, value: string) {
   try {
