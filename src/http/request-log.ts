@@ -5,6 +5,20 @@ import type { Logger } from '../logger.js';
 /** An inbound `X-Request-Id` is kept only when it is a plain token: it goes into the log and back out. */
 const acceptedRequestId = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/**
+ * Sets a header on the response in place: `c.header()` would copy a finished response, and on
+ * Node the copy turns the adapter's lightweight Response of an event stream into two full ones.
+ * Only a fetched Response (a session host's answer on Workers) has headers that cannot change;
+ * that one is copied.
+ */
+function setHeader(c: Context, name: string, value: string) {
+  try {
+    c.res.headers.set(name, value);
+  } catch {
+    c.header(name, value);
+  }
+}
+
 /** The id of the request `c` is answering (set by `requestLog`, which runs first). */
 export const requestIdOf = (c: Context): string | undefined => c.get('requestId');
 
@@ -28,7 +42,7 @@ export function requestLog(logger: Logger, clock: Clock): MiddlewareHandler {
     // Response a handler builds itself (an event stream, a forwarded answer) gets it after.
     c.header('X-Request-Id', requestId);
     await next();
-    if (c.res.headers.get('x-request-id') !== requestId) c.header('X-Request-Id', requestId);
+    if (c.res.headers.get('x-request-id') !== requestId) setHeader(c, 'X-Request-Id', requestId);
     const sessionId = c.req.query('session_id') ?? c.req.header('x-session-id');
     const stream = c.res.headers.get('content-type')?.startsWith('text/event-stream') ?? false;
     logger.info('request', {
