@@ -1,11 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${NAME} is servers.json substitution syntax, not a template
-import { spawn } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configuredRule, parseServersConfig, resolveServer } from '../../src/tools/servers-config.js';
 import { faultServer } from '../helpers/mcp-servers.js';
-import { cleanEnvironment, nodeEntry, startServer } from '../helpers/server-process.js';
+import { runToExit, startServer } from '../helpers/server-process.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
 
 const parse = (value: unknown, source = 'servers.json') => parseServersConfig(JSON.stringify(value), source);
@@ -102,28 +101,7 @@ describe('parseServersConfig', () => {
 });
 
 /** Runs the real entry to its exit (start-up failures only). */
-function runEntry(args: string[], cwd: string): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeEntry, '--port', '0', ...args], {
-      cwd,
-      env: cleanEnvironment(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    child.stdout?.resume();
-    child.stderr?.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the server did not exit:\n${stderr}`));
-    }, 15_000);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stderr });
-    });
-  });
-}
+const runEntry = (args: string[], cwd: string) => runToExit(args, { cwd });
 
 const stderrLines = (stderr: string) => stderr.split('\n').filter((line) => line.trim() !== '');
 
