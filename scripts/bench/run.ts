@@ -69,7 +69,11 @@ interface StreamOptions {
   onText?: (text: string) => void;
 }
 
-/** Opens a streaming POST; resolves with the token count when it ends. `abort` ends it early. */
+/**
+ * Opens a streaming POST; resolves with the token count when it ends. `abort` ends it early. A
+ * request that fails on a reused keep-alive socket before any answer (the server closed it as the
+ * request left) is sent again once: without that, one such race in 1000 streams hung the bench.
+ */
 function stream(options: StreamOptions) {
   let tokens = 0;
   let carry = '';
@@ -77,41 +81,53 @@ function stream(options: StreamOptions) {
   const payload = JSON.stringify(options.body);
   let abort = () => {};
   const done = new Promise<number>((resolve, reject) => {
-    const outgoing = request(
-      {
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        agent,
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(payload),
-          host: `127.0.0.1:${url.port}`,
+    const send = (retry: boolean) => {
+      let answered = false;
+      const outgoing = request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          agent,
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(payload),
+            host: `127.0.0.1:${url.port}`,
+          },
         },
-      },
-      (response) => {
-        if (response.statusCode !== 200) reject(new Error(`status ${response.statusCode}`));
-        response.setEncoding('utf8');
-        response.on('data', (text: string) => {
-          const joined = carry + text;
-          const before = tokens;
-          let at = joined.indexOf(options.marker);
-          while (at !== -1) {
-            tokens += 1;
-            at = joined.indexOf(options.marker, at + options.marker.length);
-          }
-          carry = joined.slice(-options.marker.length);
-          if (before === 0 && tokens > 0) options.onFirst?.();
-          options.onText?.(text);
-        });
-        response.on('end', () => resolve(tokens));
-        response.on('error', reject);
-      },
-    );
-    outgoing.on('error', reject);
-    abort = () => outgoing.destroy();
-    outgoing.end(payload);
+        (response) => {
+          answered = true;
+          if (response.statusCode !== 200) reject(new Error(`status ${response.statusCode}`));
+          response.setEncoding('utf8');
+          response.on('data', (text: string) => {
+            const joined = carry + text;
+            const before = tokens;
+            let at = joined.indexOf(options.marker);
+            while (at !== -1) {
+              tokens += 1;
+              at = joined.indexOf(options.marker, at + options.marker.length);
+            }
+            carry = joined.slice(-options.marker.length);
+            if (before === 0 && tokens > 0) options.onFirst?.();
+            options.onText?.(text);
+          });
+          response.on('end', () => resolve(tokens));
+          response.on('error', reject);
+        },
+      );
+      let aborted = false;
+      outgoing.on('error', (error: NodeJS.ErrnoException) => {
+        if (retry && !aborted && !answered && outgoing.reusedSocket && error.code === 'ECONNRESET') send(false);
+        else reject(error);
+      });
+      abort = () => {
+        aborted = true;
+        outgoing.destroy();
+      };
+      outgoing.end(payload);
+    };
+    send(true);
   });
   return { done, abort: () => abort() };
 }
@@ -180,8 +196,18 @@ async function memoryPerStream(pid: number, open: (index: number) => StreamOptio
   const streams = Array.from({ length: count }, (_, index) =>
     stream({ ...open(index), onFirst: () => (started += 1) }),
   );
-  for (const item of streams) item.done.catch(() => {});
-  while (started < count) await new Promise((resolve) => setTimeout(resolve, 50));
+  // A stream that fails would never start: stop with its error rather than wait forever.
+  let failure: unknown;
+  for (const item of streams) {
+    item.done.catch((error) => {
+      failure ??= error;
+    });
+  }
+  while (started < count && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+  if (failure !== undefined) {
+    for (const item of streams) item.abort();
+    throw failure;
+  }
   await new Promise((resolve) => setTimeout(resolve, 500));
   const after = rssKibibytes(pid);
   for (const item of streams) item.abort();
