@@ -1,24 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { restartedToolText } from '../../src/chat/recover-turn.js';
 import type { SessionStore } from '../../src/store/session-store.js';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
 import { untilLine } from '../helpers/until-line.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 // Two runs of the server on one store, in one process: the first one's turn is cut off (it stays
 // stuck where the test holds it, as a killed process would), and the second finds the session.
 // The real restart, SIGKILL and a SQLite file, is in test/e2e/restart.test.ts.
 
-let upstream: FakeUpstream;
-beforeEach(async () => {
-  upstream = await startFakeUpstream();
-});
-afterEach(async () => {
-  await upstream.close();
-});
+const upstream = useFakeUpstream({ each: true });
 afterAll(async () => {
   await closeToolProviders();
 });
