@@ -108,11 +108,30 @@ export function settleOpenCalls(turn: TurnState, reason: string) {
   }
 }
 
+/** How a call that has its result ended, as `tool_result` and the tool message tell it. */
+export const resultStatus = {
+  pending: 'not_run',
+  approved: 'not_run',
+  running: 'not_run',
+  executed: 'executed',
+  failed: 'executed',
+  not_run: 'not_run',
+  denied: 'denied',
+  expired: 'denied',
+} as const;
+
 /** Appends the result message of each finished, unclosed call, in the order the model made them. */
 export function closeStep(session: SessionRecord) {
   for (const call of session.turn?.tool_calls ?? []) {
     if (call.closed || call.result === undefined) continue;
-    session.messages.push({ role: 'tool', content: call.result, tool_call_id: call.call_id, name: call.name });
+    session.messages.push({
+      role: 'tool',
+      content: call.result,
+      tool_call_id: call.call_id,
+      name: call.name,
+      status: resultStatus[call.status],
+      is_error: call.is_error ?? false,
+    });
     call.closed = true;
   }
 }

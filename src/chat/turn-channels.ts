@@ -90,8 +90,11 @@ export function createTurnChannels(options: TurnChannelsOptions) {
   let clock = options.clock.now();
   let stopTicker: (() => void) | undefined;
 
+  /** Starts the ticker if it is stopped; `clock` is a tick old at most only while it runs. */
   const ensureTicker = () => {
-    stopTicker ??= options.clock.every(tick, onTick);
+    if (stopTicker) return;
+    clock = options.clock.now();
+    stopTicker = options.clock.every(tick, onTick);
   };
 
   const detachAll = (channel: Channel) => {
@@ -263,8 +266,8 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       channel.controller = controller;
       channel.finishedAt = undefined;
       for (const entry of channel.attached.values()) entry.deadline = undefined;
-      if (first) attachEntry(channel, first, false);
       ensureTicker();
+      if (first) attachEntry(channel, first, false);
       const running = channel;
       pump(running, run).catch(() => detachAll(running));
     },
@@ -303,8 +306,8 @@ export function createTurnChannels(options: TurnChannelsOptions) {
         subscriber.close();
         return 'replayed';
       }
-      attachEntry(channel, subscriber, true);
       ensureTicker();
+      attachEntry(channel, subscriber, true);
       return 'following';
     },
 

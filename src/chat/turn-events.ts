@@ -74,6 +74,11 @@ export const turnEventSchema = z.discriminatedUnion('event', [
       tool: z.object({ name: z.string(), server: z.string() }),
       content: z.string(),
       is_error: z.boolean(),
+      status: z
+        .enum(['executed', 'denied', 'not_run'])
+        .describe(
+          'executed: it ran (is_error when it failed); denied: it did not run, the model was told why; not_run: it never ran',
+        ),
     }),
   }),
   /** The turn ended normally (or waits for approval); data is the JSON response. */

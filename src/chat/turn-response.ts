@@ -1,3 +1,4 @@
+import { resultStatus } from '../approvals/tool-calls.js';
 import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
 import type { Tool, TurnEvent, TurnResponse } from './turn-events.js';
 
@@ -15,6 +16,7 @@ export function toolResultEvent(call: ToolCallState): TurnEvent {
       tool: { name: call.name, server: call.server },
       content: call.result ?? '',
       is_error: call.is_error ?? false,
+      status: resultStatus[call.status],
     },
   };
 }

@@ -25,6 +25,10 @@ export const chatMessageSchema = z.object({
   tool_call_id: z.string().optional(),
   /** Only on tool messages: the tool's name (Ollama's `tool_name`). */
   name: z.string().optional(),
+  /** Only on tool messages: how the call ended, as `tool_result` said (kept for clients, not sent upstream). */
+  status: z.enum(['executed', 'denied', 'not_run']).optional(),
+  /** Only on tool messages: the result is an error (a failed or refused call). */
+  is_error: z.boolean().optional(),
 });
 
 /** Tokens a model call (or a turn, or a session) used. */

@@ -99,6 +99,7 @@ export class AssistantView {
         this.call(event.data.request_id, { ...event.data.tool, arguments: {} }).result(
           event.data.content,
           event.data.is_error,
+          event.data.status,
         );
         break;
       case 'done':

@@ -33,6 +33,8 @@ let generation = 0;
 let aborter = new AbortController();
 /** Streams of this chat open in this tab; a decision then continues on one of them. */
 let openStreams = 0;
+/** How many streams of this page have ended with `done` or `error`. */
+let streamsEnded = 0;
 let stick = true;
 
 const placeholders: Record<Mode, string> = {
@@ -177,14 +179,16 @@ const streamOptions = (id: string) => ({
 /** Decisions of this view's cards; a continuation that comes back is shown in the same view. */
 function decider(id: string, view: AssistantView): Decide {
   return async (requestId, decision) => {
+    const ended = streamsEnded;
     const outcome = await authorized(() =>
       client.decide([{ request_id: requestId, ...decision }], { ...streamOptions(id) }),
     );
     if (outcome.kind === 'continued') {
       setMode('running');
       void consume(id, view, outcome.events);
-    } else if (outcome.kind === 'accepted' && openStreams === 0) {
-      // Another tab's stream carries the continuation: show it from the server's record.
+    } else if (outcome.kind === 'accepted' && openStreams === 0 && streamsEnded === ended) {
+      // Another tab's stream carries the continuation (ours did not, or it would have ended
+      // since): show it from the server's record.
       void loadChat(id);
     }
   };
@@ -212,6 +216,7 @@ async function consume(id: string, view: AssistantView, events: AsyncIterable<Re
       if (event.event === 'tool_result') view.thinking(true);
       if (event.event === 'done' || event.event === 'error') {
         terminal = true;
+        streamsEnded += 1;
         view.thinking(false);
         announcer.textContent = view.plainText().slice(-600);
         setMode(event.event === 'done' && event.data.requires_approval && !event.data.stopped ? 'approval' : 'idle');
@@ -314,7 +319,7 @@ function renderHistory(state: SessionState): AssistantView | undefined {
       const call =
         calls.get(message.tool_call_id) ??
         view.call(message.tool_call_id, { name: message.name ?? 'tool', arguments: {} });
-      call.result(message.content, false);
+      call.result(message.content, message.is_error ?? false, message.status);
     }
   });
   return view;

@@ -22,6 +22,8 @@ export interface CallData {
   arguments: Record<string, unknown>;
 }
 
+const denialText = (reason?: string) => (reason ? `denied: ${reason}` : 'denied');
+
 /**
  * A tool call under the assistant's message: what it runs, its decision (with buttons while it
  * waits), its status, and its result, folded.
@@ -30,8 +32,10 @@ export class ToolCallView {
   readonly element: HTMLElement;
   private readonly status: HTMLElement;
   private actions?: HTMLElement;
-  /** The denial shown, which a result that comes after must not overwrite. */
+  /** The denial sent or shown, which a result that comes after keeps. */
   private denial?: string;
+  /** A result came: the call's status is final. */
+  private ended = false;
 
   constructor(call: CallData) {
     const args = Object.entries(call.arguments);
@@ -85,12 +89,18 @@ export class ToolCallView {
         if (!decision.approve && reason.value.trim()) decision.reason = reason.value.trim();
         for (const other of [...buttons, reason]) other.disabled = true;
         error.textContent = '';
+        // The continuation (this call's result first) may come before the answer to the decision.
+        this.denial = decision.approve ? undefined : denialText(decision.reason);
+        this.element.setAttribute('aria-busy', 'true');
         try {
           await decide(decision);
           this.decided(decision);
         } catch (failure) {
+          this.denial = undefined;
           error.textContent = `Could not send the decision: ${(failure as Error).message}`;
           for (const other of [...buttons, reason]) other.disabled = false;
+        } finally {
+          this.element.removeAttribute('aria-busy');
         }
       });
     });
@@ -100,8 +110,10 @@ export class ToolCallView {
 
   decided(decision: Omit<Decision, 'request_id'>) {
     this.closeActions();
+    // A result that came first says how the call ended; the decision does not overwrite it.
+    if (this.ended) return;
     if (!decision.approve) {
-      this.denial = decision.reason ? `denied: ${decision.reason}` : 'denied';
+      this.denial = denialText(decision.reason);
       this.setStatus(this.denial, 'denied');
     } else this.setStatus(decision.remember === 'session' ? 'allowed for this session' : 'approved', 'approved');
   }
@@ -122,10 +134,13 @@ export class ToolCallView {
     this.setStatus(`running…${share}${message ? ` ${message}` : ''}`, 'running');
   }
 
-  result(content: string, isError: boolean) {
+  /** The call's result; `status` is the server's word on how it ended (history has none). */
+  result(content: string, isError: boolean, status?: 'executed' | 'denied' | 'not_run') {
     this.closeActions();
-    if (!this.status.classList.contains('denied'))
-      this.setStatus(isError ? 'failed' : 'done', isError ? 'failed' : 'done');
+    this.ended = true;
+    if (status === 'denied' || (status === undefined && this.denial)) this.setStatus(this.denial ?? 'denied', 'denied');
+    else if (status === 'not_run') this.setStatus('not run', 'failed');
+    else this.setStatus(isError ? 'failed' : 'done', isError ? 'failed' : 'done');
     const details = h(
       'details',
       { class: `result${isError ? ' is-error' : ''}` },

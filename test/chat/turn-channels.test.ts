@@ -200,6 +200,25 @@ describe('the turn channels on an injected clock', () => {
     channels.close();
   });
 
+  it('a wait that starts after an idle spell (no ticker running) still lasts the whole approvalTimeout', async () => {
+    const clock = createManualClock();
+    const channels = channelsOn(clock);
+    // The clock moves on while the hub runs no timer, as a server does between its users.
+    await clock.advance(3_600_000);
+    const run = controlledRun();
+    const stream = recorder(true);
+    channels.run(run.run, stream.subscriber);
+    run.push({ event: 'done', data: response(true) });
+    await settle();
+    await clock.advance(59_000);
+    expect(stream.closed).toBe(false);
+    expect(stream.got.filter((event) => event !== 'ping')).toEqual([]);
+    await clock.advance(1_000);
+    expect(stream.got.filter((event) => event !== 'ping')).toEqual(['done']);
+    expect(stream.closed).toBe(true);
+    channels.close();
+  });
+
   it('runs no timer when nothing is followed or running', async () => {
     const clock = createManualClock();
     const channels = channelsOn(clock);

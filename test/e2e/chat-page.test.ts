@@ -148,6 +148,19 @@ describe('the chat page in Chromium', () => {
 
   it('denies with a typed reason, which the model is told', async () => {
     const { page, errors } = await openPage();
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(`${request.method()} ${new URL(request.url()).pathname}`));
+    // The answer to the decision reaches the page only after the continuation it set off (on the
+    // stream that waited) has ended: the page must not mistake that for another tab's.
+    let answered = false;
+    await page.route('**/approve', async (route) => {
+      const response = await route.fetch();
+      await log(page).getByText('Understood, I will not write it.').waitFor();
+      await untilIdle(page);
+      await route.fulfill({ response });
+      answered = true;
+    });
+
     upstream.reply(
       { toolCalls: [{ name: 'write_note', arguments: { path: 'note.txt', content: 'x'.repeat(500) } }] },
       { text: ['Understood, I will not write it.'] },
@@ -164,7 +177,15 @@ describe('the chat page in Chromium', () => {
     const denied = upstream.chatRequests().at(-1)!.body.messages.at(-1);
     expect(denied.role).toBe('tool');
     expect(denied.content).toContain('not in this folder');
+    // The card is busy until the page has handled the answer to the decision.
+    await page.locator('.call[aria-busy="true"]').waitFor({ state: 'detached' });
+    expect(answered).toBe(true);
     expect(await page.locator('.call .status').textContent()).toBe('denied: not in this folder');
+    expect(requests.filter((request) => request.endsWith('/session_state'))).toEqual([]);
+    // Reloaded, the chat shows the call as the server recorded it: denied, not done.
+    await page.reload();
+    await log(page).getByText('Understood, I will not write it.').waitFor();
+    expect(await page.locator('.call .status').textContent()).toBe('denied');
     expect(errors).toEqual([]);
     await page.context().close();
   });

@@ -139,6 +139,7 @@ describe('approvals on an open stream', () => {
           tool: { name: 'count', server: 'fault' },
           content: 'counted',
           is_error: false,
+          status: 'executed',
         }) +
         frame('token', '1.7', { content: 'Counted.' }) +
         frame('done', '1.8', {
@@ -166,16 +167,25 @@ describe('approvals on an open stream', () => {
   });
 
   it('deny on the open stream: tool_result says denied, the model answers, one done', async () => {
-    const { post, countFile } = await toolApp();
+    const { app, post, countFile } = await toolApp();
     upstream.reply({ toolCalls: [count] }, { text: ['OK, not counting.'] });
     const stream = openStream(await post('/user_request', { input: 'count', stream: true }));
     await stream.until((text) => text.includes('event: approval_required'));
     expect((await post('/approve', { request_id: 'r2', approve: false, reason: 'no need' })).status).toBe(202);
     const events = parseSse(await stream.rest());
     expect(events.map((event) => event.event)).toEqual(['tool_result', 'token', 'done']);
-    expect(events[0].data).toMatchObject({ request_id: 'r2', is_error: true });
+    expect(events[0].data).toMatchObject({ request_id: 'r2', is_error: true, status: 'denied' });
     expect(events[0].data.content).toContain('no need');
     expect(events[2].data.tool_calls[0].status).toBe('denied');
+    // The history says so too, for a client that shows it later; the model gets only the result.
+    const state = await (await app.request('/session_state')).json();
+    expect(state.messages.at(-2)).toMatchObject({ role: 'tool', status: 'denied', is_error: true });
+    expect(Object.keys(upstream.chatRequests().at(-1)!.body.messages.at(-1)).sort()).toEqual([
+      'content',
+      'role',
+      'tool_call_id',
+      'tool_name',
+    ]);
     const { existsSync } = await import('node:fs');
     expect(existsSync(countFile)).toBe(false);
   });
