@@ -1,6 +1,7 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Tracer } from '@opentelemetry/api';
 import type { AppConfig } from './app-config.js';
+import type { ApprovalNotifier } from './approvals/approval-notifier.js';
 import { createConversations } from './chat/conversations.js';
 import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
@@ -71,6 +72,8 @@ export interface AppDependencies {
    * arguments): the tracer of a registered OpenTelemetry SDK. None when absent.
    */
   tracer?: Tracer;
+  /** Told of each tool call that starts to wait for a human (the approval webhook); none when absent. */
+  approvalNotifier?: ApprovalNotifier;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
@@ -96,6 +99,7 @@ export function createApp(dependencies: AppDependencies) {
     models: metered?.models ?? dependencies.models,
     tools,
     observer: metered?.observer,
+    notifier: dependencies.approvalNotifier,
     clock,
     newSessionId,
     newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),

@@ -1,5 +1,6 @@
 import { createApp } from './app.js';
 import type { AppConfig } from './app-config.js';
+import { createWebhookNotifier, pageAddress } from './approvals/webhook-notifier.js';
 import { systemClock } from './clock.js';
 import type { SessionHost } from './http/session-gate.js';
 import { createModels } from './llm/create-models.js';
@@ -35,7 +36,16 @@ export interface ServerParts {
   recoverInterruptedTurns?: boolean;
   /** Where the server's work is counted, served at `GET /metrics` (Node and Bun); none when absent. */
   metrics?: Metrics;
+  /**
+   * The address the server listens on (`http://host:port`) once it does, for links to the page
+   * when `--public-url` is unset; `http://<--host>:<--port>` when absent.
+   */
+  listenAddress?: () => string | undefined;
 }
+
+/** `http://<host>:<port>` as the settings name it (an IPv6 address in brackets). */
+const configuredAddress = (config: AppConfig) =>
+  `http://${config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host}:${config.port}`;
 
 /**
  * The one place the server is put together from its parts, for every runtime: a logger that
@@ -46,7 +56,7 @@ export interface ServerParts {
 export function composeServer(parts: ServerParts) {
   const { config } = parts;
   const secrets = [
-    ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+    ...[config.apiKey, config.authToken, config.approvalWebhookSecret].filter((secret): secret is string => Boolean(secret)),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });
@@ -65,6 +75,18 @@ export function composeServer(parts: ServerParts) {
     reuseConnections: parts.reuseConnections,
     maxConnections: config.maxMcpConnections,
   });
+  const webhook = config.approvalWebhook;
+  const approvalNotifier =
+    webhook && config.approvalWebhookSecret
+      ? createWebhookNotifier({
+          url: webhook,
+          secret: config.approvalWebhookSecret,
+          pageUrl: () => pageAddress(config.publicUrl ?? parts.listenAddress?.() ?? configuredAddress(config)),
+          clock: systemClock,
+          logger,
+        })
+      : undefined;
+  if (webhook) logger.info(`approval webhook: every new pending approval is POSTed to ${new URL(webhook).origin}`);
   const app = createApp({
     config,
     store: parts.store,
@@ -79,6 +101,7 @@ export function composeServer(parts: ServerParts) {
     recoverInterruptedTurns: parts.recoverInterruptedTurns,
     metrics: parts.metrics,
     tracer: registeredTracer(parts.version),
+    approvalNotifier,
   });
   return { app, tools, logger, upstream };
 }

@@ -1,3 +1,4 @@
+import type { ApprovalNotifier } from '../approvals/approval-notifier.js';
 import type { ApprovalSettings } from '../approvals/tool-calls.js';
 import { pendingCalls } from '../approvals/tool-calls.js';
 import type { Clock } from '../clock.js';
@@ -62,6 +63,8 @@ export interface ConversationsOptions {
   recoverInterruptedTurns?: boolean;
   /** Told of turns starting, running and stopping (metrics, traces). */
   observer?: TurnObserver;
+  /** Told of each call that starts to wait for a human (the approval webhook); none when absent. */
+  notifier?: ApprovalNotifier;
 }
 
 /** A follower's place on a feed: what it got, and how it leaves. */
@@ -142,6 +145,7 @@ export function createConversations(options: ConversationsOptions) {
     runner,
     clock,
     observer: options.observer,
+    notifier: options.notifier,
   });
 
   const leaving = (sessionId: string, subscriber: Subscriber) => () => channels.detach(sessionId, subscriber);

@@ -1,3 +1,4 @@
+import type { ApprovalNotifier } from '../approvals/approval-notifier.js';
 import {
   type ApprovalSettings,
   closeStep,
@@ -30,6 +31,8 @@ export interface TurnDependencies {
   /** This run of the server: marks the turn while it runs, so that a restart can tell it was cut off. */
   runner: string;
   now(): number;
+  /** Told of each call that starts to wait for a human, once it is saved; none when absent. */
+  notifier?: ApprovalNotifier;
   /** Aborting it stops the turn: the model call and running tools are cancelled, the partial text kept. */
   signal: AbortSignal;
 }
@@ -156,20 +159,27 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
       }
       turn.rounds += 1;
       const byName = new Map(tools.map((tool) => [tool.name, tool]));
+      const now = dependencies.now();
       const created = calls.map((call) =>
-        newToolCall(call, byName, session.grants, {
-          ...settings,
-          requestId: dependencies.newRequestId(),
-          now: dependencies.now(),
-        }),
+        newToolCall(call, byName, session.grants, { ...settings, requestId: dependencies.newRequestId(), now }),
       );
       turn.tool_calls.push(...created);
       // A step that waits on a human is not running: a restart leaves it waiting.
       if (created.some((state) => state.status === 'pending')) turn.runner = undefined;
       // Saved before anyone is told: an /approve that follows the event finds the call.
       await dependencies.persist(session);
-      for (const state of created) {
-        if (state.status !== 'pending') continue;
+      const pending = created.filter((state) => state.status === 'pending');
+      for (const state of pending) {
+        dependencies.notifier?.pending({
+          sessionId: session.id,
+          requestId: state.request_id,
+          tool: { name: state.name, server: state.server },
+          arguments: state.arguments,
+          createdAt: now,
+          expiresAt: state.expires_at ?? now + settings.approvalTtl,
+        });
+      }
+      for (const state of pending) {
         yield {
           event: 'approval_required',
           data: { request_id: state.request_id, tool: toolOf(state), message: turn.message },

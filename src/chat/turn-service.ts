@@ -1,3 +1,4 @@
+import type { ApprovalNotifier } from '../approvals/approval-notifier.js';
 import {
   applyDecision,
   closeStep,
@@ -32,6 +33,8 @@ export interface TurnServiceOptions {
   clock: Clock;
   /** Told of turns starting, running and stopping (metrics, traces). */
   observer?: TurnObserver;
+  /** Told of each call that starts to wait for a human (the approval webhook). */
+  notifier?: ApprovalNotifier;
 }
 
 // Calls that will never run: a late approval is told they were not approved.
@@ -87,6 +90,7 @@ export function createTurnService(options: TurnServiceOptions) {
     newRequestId: options.newRequestId,
     runner: options.runner,
     now: clock.now,
+    notifier: options.notifier,
     signal: controller.signal,
   });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { webhookSecretProblem } from '../approvals/webhook-signature.js';
 import { providerSchema } from '../llm/provider.js';
 import { parseDuration } from './duration.js';
 
@@ -100,6 +101,20 @@ export const configSchema = z
       .default(1_048_576)
       .describe('unsent bytes a stream may hold before it is dropped (the client resumes with Last-Event-ID)'),
     autoApproveReadOnly: z.boolean().default(false).describe('trust MCP readOnlyHint annotations'),
+    approvalWebhook: url
+      .optional()
+      .describe('URL that gets a signed POST (Standard Webhooks) for every new pending approval'),
+    approvalWebhookSecret: z
+      .string()
+      .superRefine((value, context) => {
+        const problem = webhookSecretProblem(value);
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('signing secret of --approval-webhook: whsec_ and base64 of 24 or more random bytes'),
+    publicUrl: url
+      .optional()
+      .describe("the server's address as people open it, for links to the page (default: the address it listens on)"),
     maxToolRounds: positiveWholeNumber.default(25).describe('model calls that request tools, per turn'),
     maxMcpConnections: positiveWholeNumber
       .default(64)
@@ -156,7 +171,25 @@ export const configSchema = z
     if (config.headersTimeout > 0 && config.requestTimeout > 0 && config.headersTimeout > config.requestTimeout) {
       context.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not be above the request timeout' });
     }
+    if (config.approvalWebhook !== undefined && config.approvalWebhookSecret === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['approvalWebhookSecret'],
+        message:
+          'is required with the approval webhook (Standard Webhooks messages are signed): make one with `openssl rand -base64 32` and put whsec_ before it',
+      });
+    }
+    if (config.approvalWebhook !== undefined && config.publicUrl === undefined && isWildcardAddress(config.host)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['publicUrl'],
+        message: `is required with the approval webhook when the server listens on every address (${config.host}): links to the page need an address people can open`,
+      });
+    }
   });
+
+/** A bind address that means every interface, which is no address to link to. */
+const isWildcardAddress = (host: string) => ['0.0.0.0', '::', '[::]', '0:0:0:0:0:0:0:0'].includes(host);
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
@@ -185,4 +218,6 @@ export const optionNames = Object.fromEntries(
 ) as Record<ConfigKey, OptionNames>;
 
 export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly', 'metrics']);
+/** Settings whose values are secrets: an error about one never quotes it. */
+export const secretKeys = new Set<ConfigKey>(['apiKey', 'authToken', 'approvalWebhookSecret']);
 export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);

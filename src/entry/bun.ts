@@ -28,7 +28,7 @@ if (autoLoaded.length > 0 && !process.execArgv.includes('--no-env-file')) {
   );
 }
 
-const { app, config, logger, shutdown } = await prepareServer();
+const { app, config, logger, shutdown, listening } = await prepareServer();
 
 // Bun has one idle timeout (seconds, at most 255) for the whole request; once the request is read
 // it is lifted, so a response (an event stream waiting on approvals) may take as long as it needs.
@@ -51,6 +51,7 @@ try {
   fail(`cannot listen on ${config.host}:${config.port} (${(error as Error).message}).`);
 }
 const host = server.hostname.includes(':') ? `[${server.hostname}]` : server.hostname;
+listening(`http://${host}:${server.port}`);
 logger.info(`listening on http://${host}:${server.port}`, {
   provider: config.provider,
   model: config.model,

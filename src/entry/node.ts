@@ -2,11 +2,12 @@ import { serve } from '@hono/node-server';
 import { fail, prepareServer } from '../node/prepare-server.js';
 import { requestTimeouts } from '../node/request-timeouts.js';
 
-const { app, config, logger, shutdown } = await prepareServer();
+const { app, config, logger, shutdown, listening } = await prepareServer();
 
 const options = { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: requestTimeouts(config) };
 const server = serve(options, (info) => {
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+  listening(`http://${host}:${info.port}`);
   logger.info(`listening on http://${host}:${info.port}`, { provider: config.provider, model: config.model });
 });
 server.on('error', (error: NodeJS.ErrnoException) =>

@@ -68,6 +68,7 @@ export async function prepareServer() {
   const store: SessionStore = database?.store ?? createMemoryStore({ maxSessions: config.maxSessions });
 
   const stopTracing = await startNodeTracing(process.env, ownPackage.version);
+  let listenAddress: string | undefined;
   const { app, tools, logger, upstream } = composeServer({
     config: { ...config, currentDirectory },
     servers,
@@ -80,6 +81,7 @@ export async function prepareServer() {
     // One process per store: a turn it finds marked running by an earlier run was cut off.
     recoverInterruptedTurns: true,
     metrics: nodeMetrics(config),
+    listenAddress: () => listenAddress,
   });
   await logSources(logger, envFile, serversPath);
   logger.info(
@@ -106,7 +108,11 @@ export async function prepareServer() {
     await stopTracing?.();
     process.exit(0);
   };
-  return { app, config, logger, tools, shutdown };
+  /** Told the address the server listens on (`http://host:port`): links to the page use it without --public-url. */
+  const listening = (address: string) => {
+    listenAddress = address;
+  };
+  return { app, config, logger, tools, shutdown, listening };
 }
 
 /** The SQLite store in `dataDir` (or the default data directory); exit 2 with one line when it cannot be opened. */
