@@ -56,7 +56,9 @@ const configuredAddress = (config: AppConfig) =>
 export function composeServer(parts: ServerParts) {
   const { config } = parts;
   const secrets = [
-    ...[config.apiKey, config.authToken, config.approvalWebhookSecret].filter((secret): secret is string => Boolean(secret)),
+    ...[config.apiKey, config.authToken, config.approvalWebhookSecret].filter((secret): secret is string =>
+      Boolean(secret),
+    ),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });

@@ -1,12 +1,4 @@
-import {
-  booleanKeys,
-  type Config,
-  type ConfigKey,
-  configSchema,
-  listKeys,
-  optionNames,
-  secretKeys,
-} from './schema.js';
+import { booleanKeys, type Config, type ConfigKey, configSchema, listKeys, optionNames, secretKeys } from './schema.js';
 
 /** One place settings come from (flags, the environment, a .env file, Worker vars). */
 export interface ConfigSource {
