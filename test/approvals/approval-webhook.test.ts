@@ -1,20 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { ApprovalNotifier } from '../../src/approvals/approval-notifier.js';
 import { createWebhookNotifier, type WebhookNotifier } from '../../src/approvals/webhook-notifier.js';
 import { createLogger } from '../../src/logger.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import type { SessionStore } from '../../src/store/session-store.js';
 import { closedPort } from '../helpers/closed-port.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { openStream, parseSse } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
-import {
-  type Answer,
-  type ReceivedMessage,
-  startWebhookReceiver,
-  type WebhookReceiver,
-} from '../helpers/webhook-receiver.js';
+import { type Answer, startWebhookReceiver, type WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const upstream = useFakeUpstream({ each: true });
 afterAll(async () => {
@@ -31,27 +29,15 @@ const countCall = (label: string) => ({ name: 'count', arguments: { label } });
 
 /**
  * The app with the fault MCP server ("count" asks for approval) and a real webhook notifier sending
- * to a receiver on 127.0.0.1 (or to `url`), both on one manual clock. `onMessage` runs when a
- * verified message arrives, before it is answered.
+ * to a receiver on 127.0.0.1 (or to `url`), both on one manual clock. `order` records when a
+ * pending call's save completed and when the notifier was told of it.
  */
-async function setup(
-  options: {
-    url?: string;
-    answers?: Answer[];
-    onMessage?: (message: ReceivedMessage, app: Awaited<ReturnType<typeof buildTestApp>>) => Promise<void>;
-  } = {},
-) {
+async function setup(options: { url?: string; answers?: Answer[] } = {}) {
   const clock = createManualClock();
   const countFile = join(await temporaryDirectory('webhook-count-'), 'count.txt');
   const logs: string[] = [];
-  const logger = createLogger({ level: 'debug', write: (line) => logs.push(line), secrets: [secret] });
-  let built: Awaited<ReturnType<typeof buildTestApp>> | undefined;
-  const receiver = await startWebhookReceiver({
-    secret,
-    now: clock.now,
-    answers: options.answers,
-    onMessage: (message) => options.onMessage?.(message, built as NonNullable<typeof built>),
-  });
+  const logger = createLogger({ level: 'debug', write: (line) => logs.push(line) });
+  const receiver = await startWebhookReceiver({ secret, now: clock.now, answers: options.answers });
   receivers.push(receiver);
   const notifier: WebhookNotifier = createWebhookNotifier({
     url: options.url ?? receiver.url,
@@ -60,19 +46,37 @@ async function setup(
     clock,
     logger,
   });
-  built = await buildTestApp(
+  const order: string[] = [];
+  const memory = createMemoryStore({ now: clock.now });
+  const store: SessionStore = {
+    ...memory,
+    async put(record, putOptions) {
+      await memory.put(record, putOptions);
+      for (const call of record.turn?.tool_calls ?? []) {
+        const saved = `saved ${call.request_id} pending`;
+        if (call.status === 'pending' && !order.includes(saved)) order.push(saved);
+      }
+    },
+  };
+  const approvalNotifier: ApprovalNotifier = {
+    pending(approval) {
+      order.push(`notified ${approval.requestId}`);
+      notifier.pending(approval);
+    },
+  };
+  const built = await buildTestApp(
     upstream,
     {},
     {
       servers: servers({ fault: faultServer(countFile) }),
-      dependencies: { clock, approvalNotifier: notifier, newRequestId: sequence('r') },
+      dependencies: { clock, store, approvalNotifier, newRequestId: sequence('r') },
     },
   );
   const json = async (response: Response) => {
     expect(response.status, await response.clone().text()).toBe(200);
     return response.json() as Promise<any>;
   };
-  return { ...built, clock, receiver, notifier, webhookLogs: logs, json };
+  return { ...built, clock, receiver, notifier, order, webhookLogs: logs, json };
 }
 
 function sequence(prefix: string) {
@@ -82,21 +86,13 @@ function sequence(prefix: string) {
 
 describe('the approval webhook', () => {
   it('POSTs each new pending call once, after it is saved; the message is all an approver needs', async () => {
-    const seenInStore: string[] = [];
-    const t = await setup({
-      onMessage: async (message, app) => {
-        const { data } = JSON.parse(message.body);
-        const record = await app.store.get(data.session_id);
-        const call = record?.turn?.tool_calls.find((candidate) => candidate.request_id === data.request_id);
-        seenInStore.push(`${data.request_id}:${call?.status}`);
-      },
-    });
+    const t = await setup();
     upstream.reply({ text: ['Counting twice.'], toolCalls: [countCall('one'), countCall('two')] }, { text: ['Done.'] });
     const first = await t.json(await t.post('/user_request', { input: 'count twice' }));
     expect(first.requires_approval).toBe(true);
     await t.receiver.receivedCount(2);
 
-    expect(seenInStore.sort()).toEqual(['r2:pending', 'r3:pending']);
+    expect(t.order).toEqual(['saved r2 pending', 'saved r3 pending', 'notified r2', 'notified r3']);
     const messages = t.receiver.received.map((message) => JSON.parse(message.body));
     expect(t.receiver.received.map((message) => message.refused)).toEqual([undefined, undefined]);
     const created = new Date(t.clock.now()).toISOString();

@@ -60,13 +60,7 @@ export interface ReceivedMessage {
  * (the spec's idempotency key), and answers verified ones as `answers` says, one per message in
  * order (then 200). Only a message answered 2xx counts as processed, so a retry is taken.
  */
-export async function startWebhookReceiver(options: {
-  secret: string;
-  now: () => number;
-  answers?: Answer[];
-  /** Runs before a verified message is answered. */
-  onMessage?: (message: ReceivedMessage) => Promise<void> | void;
-}) {
+export async function startWebhookReceiver(options: { secret: string; now: () => number; answers?: Answer[] }) {
   const answers = [...(options.answers ?? [])];
   const processed = new Set<string>();
   const received: ReceivedMessage[] = [];
@@ -96,7 +90,6 @@ export async function startWebhookReceiver(options: {
       arrived();
       return;
     }
-    await options.onMessage?.(message);
     const answer = answers.shift() ?? 200;
     arrived();
     if (answer === 'hang') return;
