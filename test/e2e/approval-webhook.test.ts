@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import { faultServer } from '../helpers/mcp-servers.js';
 import { startServer } from '../helpers/server-process.js';
@@ -44,6 +45,10 @@ describe('the real server with --approval-webhook', () => {
       await receiver.receivedCount(1);
       const [message] = receiver.received;
       expect(message.refused).toBeUndefined();
+      // As a receiver verifies it with the reference library, on the real clock.
+      expect(new Webhook(secret).verify(message.body, message.headers as Record<string, string>)).toMatchObject({
+        type: 'approval.requested',
+      });
       const { data } = JSON.parse(message.body);
       expect(data).toMatchObject({ request_id: first.request_id, session_id: first.session_id });
       expect(data.url).toBe(`${server.url}/#${first.session_id}`);
