@@ -140,6 +140,10 @@ export const configSchema = z
       .boolean()
       .default(true)
       .describe('serve Prometheus metrics at GET /metrics (Node and Bun; --no-metrics: off)'),
+    traceContent: z
+      .boolean()
+      .default(false)
+      .describe('record prompts, answers, tool arguments and results in trace spans (off: never)'),
     upstreamCheckInterval: duration
       .pipe(z.number().positive('must be above 0'))
       .default(30_000)
@@ -184,5 +188,11 @@ export const optionNames = Object.fromEntries(
   }),
 ) as Record<ConfigKey, OptionNames>;
 
-export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly', 'metrics']);
+export const booleanKeys = new Set<ConfigKey>([
+  'stream',
+  'requireSessionId',
+  'autoApproveReadOnly',
+  'metrics',
+  'traceContent',
+]);
 export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);
