@@ -1,6 +1,7 @@
-// npm run bench: the relay's speed and memory against the physical limit (a raw proxy), and its
-// start-up time and idle memory against the raw proxy and a plain relay, on this machine, in one run.
-// Prints two tables; see README "Speed and memory".
+// npm run bench: the relay's speed and memory against the physical limit (a raw proxy), its
+// start-up time and idle memory against the raw proxy and a plain relay, and what its metrics cost
+// (the relay with metrics on and with --no-metrics), on this machine, in one run.
+// Prints three tables; see README "Speed and memory" and "Metrics and traces".
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,10 +23,11 @@ import {
   tokenInUpstream,
   upstreamBody,
 } from './measure.js';
+import { metricsCost } from './metrics-cost.js';
 import { measureStartup } from './startup.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=startup,cpu,ttft,memory,approvals`: run just those measures. */
+/** `--only=startup,cpu,ttft,memory,approvals,metrics`: run just those measures. */
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice(7)
@@ -281,6 +283,7 @@ async function main() {
   // First, while nothing else runs: the other measures leave a busy machine behind.
   if (measures('startup')) tables.push(await startup(upstreamUrl, quick ? 3 : 5));
   if (['cpu', 'ttft', 'memory', 'approvals'].some(measures)) tables.push(await throughput(upstreamUrl));
+  if (measures('metrics')) tables.push(await metricsCost(upstreamUrl, { quick, store }));
   for (const table of tables) {
     printTable(table);
     console.log();
