@@ -143,7 +143,7 @@ export const configSchema = z
     traceContent: z
       .boolean()
       .default(false)
-      .describe('record prompts, answers, tool arguments and results in trace spans (off: never)'),
+      .describe('record prompts, answers, tool arguments and results in trace spans (GenAI attributes)'),
     upstreamCheckInterval: duration
       .pipe(z.number().positive('must be above 0'))
       .default(30_000)
