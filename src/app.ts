@@ -68,8 +68,9 @@ export interface AppDependencies {
   /** Where turns, approvals, model and tool calls and requests are counted; `GET /metrics` serves its scrape. None when absent. */
   metrics?: Metrics;
   /**
-   * Where spans go (requests, turns, model calls, approval waits, MCP tool calls; never prompts or
-   * arguments): the tracer of a registered OpenTelemetry SDK. None when absent.
+   * Where spans go (requests, turns, model calls, approval waits, MCP tool calls; prompts and
+   * arguments only with `config.traceContent`): the tracer of a registered OpenTelemetry SDK. None
+   * when absent. Model and tool calls send their span's trace context on, by the registered propagator.
    */
   tracer?: Tracer;
   /** Told of each tool call that starts to wait for a human (the approval webhook); none when absent. */
@@ -89,7 +90,7 @@ export function createApp(dependencies: AppDependencies) {
       store: dependencies.store,
       models: dependencies.models,
       tools: dependencies.tools ?? noTools,
-      tracing: tracer && createTracing(tracer),
+      tracing: tracer && createTracing(tracer, { content: config.traceContent }),
     });
   const tools = observedTools(dependencies.tools ?? noTools, logger, clock, metered?.toolMeter);
   const newSessionId = dependencies.newSessionId ?? randomSessionId;

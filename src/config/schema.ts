@@ -155,6 +155,10 @@ export const configSchema = z
       .boolean()
       .default(true)
       .describe('serve Prometheus metrics at GET /metrics (Node and Bun; --no-metrics: off)'),
+    traceContent: z
+      .boolean()
+      .default(false)
+      .describe('record prompts, answers, tool arguments and results in trace spans (GenAI attributes)'),
     upstreamCheckInterval: duration
       .pipe(z.number().positive('must be above 0'))
       .default(30_000)
@@ -217,7 +221,13 @@ export const optionNames = Object.fromEntries(
   }),
 ) as Record<ConfigKey, OptionNames>;
 
-export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly', 'metrics']);
+export const booleanKeys = new Set<ConfigKey>([
+  'stream',
+  'requireSessionId',
+  'autoApproveReadOnly',
+  'metrics',
+  'traceContent',
+]);
 /** Settings whose values are secrets: an error about one never quotes it. */
 export const secretKeys = new Set<ConfigKey>(['apiKey', 'authToken', 'approvalWebhookSecret']);
 export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);

@@ -55,6 +55,11 @@ export interface ChatRequest {
   /** Ollama's `num_ctx`; OpenAI-compatible APIs have no such parameter. */
   contextWindowSize: number;
   tools?: ToolDefinition[];
+  /**
+   * The trace context of the call's span (W3C `traceparent`, maybe `tracestate`), sent as headers
+   * of the upstream request so that the LLM's own spans join the trace. Absent when nothing is traced.
+   */
+  traceHeaders?: Record<string, string>;
 }
 
 /** What a model stream yields, in order: text deltas and tool calls, then exactly one `finish`. */

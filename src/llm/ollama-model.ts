@@ -27,12 +27,14 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
     async *stream(request, signal) {
       const { Ollama } = await loadOllama();
       const watchdog = createIdleWatchdog(options.timeoutMilliseconds, signal);
-      // ollama-js takes no per-request signal, so each call gets a client whose fetch carries ours.
+      // ollama-js takes no per-request signal or headers, so each call gets a client whose fetch carries ours.
+      const { traceHeaders } = request;
       const client = new Ollama({
         host: options.baseUrl,
         fetch: (input, init) =>
           fetch(input, {
             ...init,
+            headers: traceHeaders ? withHeaders(init?.headers, traceHeaders) : init?.headers,
             signal: init?.signal ? AbortSignal.any([init.signal, watchdog.signal]) : watchdog.signal,
           }),
       });
@@ -84,6 +86,12 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
       }
     },
   };
+}
+
+function withHeaders(headers: HeadersInit | undefined, added: Record<string, string>): Headers {
+  const merged = new Headers(headers);
+  for (const [name, value] of Object.entries(added)) merged.set(name, value);
+  return merged;
 }
 
 function toOllamaMessage(message: ChatMessage): Message {

@@ -60,7 +60,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
               stream_options: { include_usage: true },
               ...(request.tools?.length ? { tools: request.tools.map(toOpenAiTool) } : {}),
             },
-            { signal: watchdog.signal },
+            { signal: watchdog.signal, headers: request.traceHeaders },
           )
           .asResponse();
         const calls = new Map<number, { id: string; name: string; text: string }>();

@@ -1,14 +1,16 @@
-import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
-import type { ChatModel } from '../llm/chat-model.js';
-import type { Tracing } from '../tracing/tracing.js';
+import type { ChatModel, ToolCall } from '../llm/chat-model.js';
+import { inputMessages, outputMessages } from '../tracing/content-attributes.js';
+import { type Tracing, traceHeaders } from '../tracing/tracing.js';
 import type { MetricLabels } from './metric-labels.js';
 import type { Metrics } from './metrics.js';
 
 /**
  * `model` with each call counted (duration, time to its first text or tool call, tokens, outcome)
- * and, with `tracing`, a client span per call with the GenAI attributes (never the messages).
+ * and, with `tracing`, a client span per call with the GenAI attributes, the parent of the upstream
+ * request (its trace context is sent along); the messages and the answer only with `tracing.content`.
  */
 export function meteredModel(
   model: ChatModel,
@@ -21,6 +23,7 @@ export function meteredModel(
     provider: model.provider,
     async *stream(request, signal) {
       const started = clock.now();
+      const parent = tracing?.parent(signal);
       const span = tracing?.tracer.startSpan(
         `chat ${request.model}`,
         {
@@ -32,19 +35,27 @@ export function meteredModel(
             'gen_ai.request.temperature': request.temperature,
           },
         },
-        tracing.parent(signal),
+        parent,
       );
+      const headers = span && parent && traceHeaders(trace.setSpan(parent, span));
+      const content = span && tracing?.content ? { text: '', calls: [] as ToolCall[] } : undefined;
+      if (content) span?.setAttribute('gen_ai.input.messages', inputMessages(request.messages));
       let firstToken: number | undefined;
       let inputTokens: number | undefined;
       let outputTokens: number | undefined;
       let outcome = 'aborted';
       try {
-        for await (const event of model.stream(request, signal)) {
+        for await (const event of model.stream(headers ? { ...request, traceHeaders: headers } : request, signal)) {
           if (firstToken === undefined && event.type !== 'finish') firstToken = clock.now() - started;
           if (event.type === 'finish') {
             inputTokens = event.usage?.prompt_tokens;
             outputTokens = event.usage?.completion_tokens;
             span?.setAttribute('gen_ai.response.finish_reasons', [event.reason]);
+            if (content)
+              span?.setAttribute('gen_ai.output.messages', outputMessages(content.text, content.calls, event.reason));
+          } else if (content) {
+            if (event.type === 'text') content.text += event.text;
+            else content.calls.push(event.call);
           }
           yield event;
         }

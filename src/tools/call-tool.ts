@@ -25,7 +25,9 @@ export async function callTool(
   const abort = () => controller.abort(signal.reason);
   signal.addEventListener('abort', abort, { once: true });
   try {
-    const result = (await client.callTool({ name, arguments: args }, undefined, {
+    // The trace context goes in `_meta` (MCP's convention); an HTTP transport sends it as headers too.
+    const _meta = options.traceHeaders && { ...options.traceHeaders };
+    const result = (await client.callTool({ name, arguments: args, ...(_meta && { _meta }) }, undefined, {
       signal: controller.signal,
       timeout,
       resetTimeoutOnProgress: true,

@@ -5,6 +5,7 @@ import { lazy } from '../lazy.js';
 import type { Logger } from '../logger.js';
 import { deliverResponsesAfterNotifications } from './mcp-protocol.js';
 import type { ServerConfig } from './servers-config.js';
+import { fetchWithTraceHeaders } from './trace-headers-fetch.js';
 
 /** What a stdio MCP server is started with. */
 export interface StdioServerSpec {
@@ -67,12 +68,12 @@ export async function connectTransport(client: Client, options: ConnectTransport
     const url = new URL(server.url ?? '');
     const requestInit = { headers: server.headers };
     try {
-      transport = new StreamableHTTPClientTransport(url, { requestInit });
+      transport = new StreamableHTTPClientTransport(url, { requestInit, fetch: fetchWithTraceHeaders });
       await client.connect(transport, { signal });
     } catch (error) {
       if (!wantsOlderTransport(error, StreamableHTTPError) || signal.aborted) throw error;
       logger.debug(`MCP server "${name}": no Streamable HTTP (HTTP ${error.code}), trying SSE`);
-      transport = new SSEClientTransport(url, { requestInit });
+      transport = new SSEClientTransport(url, { requestInit, fetch: fetchWithTraceHeaders });
       await client.connect(transport, { signal });
     }
   }

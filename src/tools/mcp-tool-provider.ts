@@ -130,7 +130,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     async call(directory, tool, args, callOptions) {
       const { onProgress } = callOptions;
       const result = await callServer(directory, tool, args, {
-        signal: callOptions.signal,
+        ...callOptions,
         onProgress:
           onProgress &&
           ((progress) =>

@@ -1,9 +1,9 @@
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import type { MetricLabels } from '../metrics/metric-labels.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { Tracing } from '../tracing/tracing.js';
+import { type Tracing, traceHeaders } from '../tracing/tracing.js';
 import type { ToolInfo, ToolProvider } from './tool-provider.js';
 
 /** Where tool calls are counted, and what is told of each listing. */
@@ -12,7 +12,10 @@ export interface ToolMeter {
   labels: MetricLabels;
   /** Told every listing (the approval metrics read the servers' rules from it). */
   listed?: (tools: readonly ToolInfo[]) => void;
-  /** Where each call's span goes (its parent: the run of its signal); never its arguments or result. */
+  /**
+   * Where each call's span goes (its parent: the run of its signal; it is the parent of what the
+   * server does for the call); its arguments and result only with `tracing.content`.
+   */
   tracing?: Tracing;
 }
 
@@ -32,6 +35,7 @@ export function observedTools(tools: ToolProvider, logger: Logger, clock: Clock,
     async call(directory, tool, args, options) {
       const started = clock.now();
       const tracing = meter?.tracing;
+      const parent = tracing?.parent(options.signal);
       const span = tracing?.tracer.startSpan(
         `execute_tool ${tool.serverToolName}`,
         {
@@ -42,12 +46,20 @@ export function observedTools(tools: ToolProvider, logger: Logger, clock: Clock,
             'llm_chat.mcp.server': tool.server,
           },
         },
-        tracing.parent(options.signal),
+        parent,
       );
+      const headers = span && parent && traceHeaders(trace.setSpan(parent, span));
+      if (span && tracing?.content) span.setAttribute('gen_ai.tool.call.arguments', JSON.stringify(args));
       let outcome: 'ok' | 'error' | 'aborted' = 'aborted';
       try {
-        const result = await tools.call(directory, tool, args, options);
+        const result = await tools.call(
+          directory,
+          tool,
+          args,
+          headers ? { ...options, traceHeaders: headers } : options,
+        );
         outcome = result.isError ? 'error' : 'ok';
+        if (span && tracing?.content) span.setAttribute('gen_ai.tool.call.result', result.content);
         return result;
       } finally {
         const duration = clock.now() - started;

@@ -31,6 +31,12 @@ export interface ToolCallOptions {
   signal: AbortSignal;
   /** Called for each progress notification of the call. */
   onProgress?: (progress: { progress: number; total?: number; message?: string }) => void;
+  /**
+   * The trace context of the call's span (W3C `traceparent`, maybe `tracestate`), sent with the
+   * call: in its `params._meta` (MCP's convention) and, to an HTTP server, as headers of the request
+   * that carries it. Absent when nothing is traced.
+   */
+  traceHeaders?: Record<string, string>;
 }
 
 /**

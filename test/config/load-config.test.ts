@@ -351,6 +351,13 @@ describe('--no-<flag> for booleans (Node 20 has no allowNegative)', () => {
     expect(ok({ argv: ['--no-stream'], env: { STREAM: 'true' } }).config.stream).toBe(false);
   });
 
+  it('trace content is off by default; --trace-content and TRACE_CONTENT=true turn it on', () => {
+    expect(ok({}).config.traceContent).toBe(false);
+    expect(ok({ argv: ['--trace-content'] }).config.traceContent).toBe(true);
+    expect(ok({ env: { TRACE_CONTENT: 'true' } }).config.traceContent).toBe(true);
+    expect(ok({ argv: ['--no-trace-content'], env: { TRACE_CONTENT: 'true' } }).config.traceContent).toBe(false);
+  });
+
   it('refuses a flag and its negation together', () => {
     expect(failure({ argv: ['--metrics', '--no-metrics'] })).toBe(
       '--metrics and --no-metrics contradict each other; give one.',

@@ -10,6 +10,7 @@ const upstream = useFakeUpstream();
 interface ExportedSpan {
   name: string;
   traceId: string;
+  spanId: string;
   attributes: Array<{ key: string; value: Record<string, unknown> }>;
 }
 
@@ -69,7 +70,7 @@ beforeAll(async () => {
 afterAll(() => collector.close());
 
 describe.each(['node', 'bun'] as const)('OTEL_EXPORTER_OTLP_ENDPOINT on %s', (runtime) => {
-  it("sends the turn's spans over OTLP/HTTP, in the caller's trace, without the prompt or the key", async () => {
+  it("sends the turn's spans over OTLP/HTTP, in the caller's trace (passed on upstream), without the prompt or the key", async () => {
     const server = await startServer(['--ollama-base-url', upstream.url, '--model', `otlp-${runtime}`], {
       cwd: await temporaryDirectory(),
       runtime,
@@ -89,6 +90,8 @@ describe.each(['node', 'bun'] as const)('OTEL_EXPORTER_OTLP_ENDPOINT on %s', (ru
       expect(chat.service).toBe('llm-chat-server');
       expect(request.service).toBe('llm-chat-server');
       expect(chat.attributes).toContainEqual({ key: 'gen_ai.usage.input_tokens', value: { intValue: 9 } });
+      // The SDK's W3C propagator sends the trace on: the model call's span is the upstream request's parent.
+      expect(upstream.chatRequests().at(-1)?.headers.traceparent).toBe(`00-${traceId}-${chat.spanId.toLowerCase()}-01`);
     } finally {
       await server.stop();
     }

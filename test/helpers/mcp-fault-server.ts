@@ -21,7 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { appendFileSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -218,9 +218,18 @@ export function createFaultServer(options: FaultServerOptions = {}): McpServer {
   return server;
 }
 
+/** A JSON-RPC request as the HTTP server received it, with the headers of the POST that carried it. */
+export interface ReceivedRequest {
+  method: string;
+  params: any;
+  headers: IncomingHttpHeaders;
+}
+
 export interface FaultHttpServer {
   /** The MCP endpoint, e.g. `http://127.0.0.1:12345/mcp`. */
   url: string;
+  /** Every JSON-RPC request received (not notifications or responses), in order. */
+  received: ReceivedRequest[];
   close(): Promise<void>;
 }
 
@@ -246,6 +255,7 @@ export async function startFaultHttpServer(options: { countFile?: string } = {})
   /** The HTTP response carrying each JSON-RPC request in flight, by session id and request id. */
   const responses = new Map<string, ServerResponse>();
   const responseKey = (sessionId: string | undefined, requestId: unknown) => `${sessionId}\u0000${String(requestId)}`;
+  const received: ReceivedRequest[] = [];
 
   const onExitMidCall = (extra: FaultToolExtra) => {
     responses.get(responseKey(extra.sessionId, extra.requestId))?.destroy();
@@ -274,6 +284,11 @@ export async function startFaultHttpServer(options: { countFile?: string } = {})
         response.writeHead(400, { 'content-type': 'application/json' });
         response.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error' }, id: null }));
         return;
+      }
+      for (const message of Array.isArray(body) ? body : [body]) {
+        if (message && typeof message === 'object' && 'id' in message && 'method' in message) {
+          received.push({ method: String(message.method), params: message.params, headers: request.headers });
+        }
       }
 
       if (session) {
@@ -321,6 +336,7 @@ export async function startFaultHttpServer(options: { countFile?: string } = {})
 
   return {
     url: `http://127.0.0.1:${port}/mcp`,
+    received,
     async close() {
       const open = [...sessions.values()];
       sessions.clear();

@@ -8,7 +8,8 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type FaultHttpServer, startFaultHttpServer } from '../helpers/mcp-fault-server.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { buildTestApp, canaryApiKey, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
@@ -35,6 +36,15 @@ const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
 const callerSpan = '00f067aa0ba902b7';
 
 const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
+/** The `traceparent` that names `span` as the parent, in the caller's (sampled) trace. */
+const traceparentOf = (span: ReadableSpan) => `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01`;
+const contentAttributes = [
+  'gen_ai.input.messages',
+  'gen_ai.output.messages',
+  'gen_ai.system_instructions',
+  'gen_ai.tool.call.arguments',
+  'gen_ai.tool.call.result',
+];
 
 describe('OpenTelemetry spans of one turn with a tool call', () => {
   it('request → turn → chat, approval wait, execute_tool: GenAI attributes, the caller’s traceparent, no content', async () => {
@@ -118,6 +128,8 @@ describe('OpenTelemetry spans of one turn with a tool call', () => {
     // Nothing a user or tool wrote is recorded.
     const recorded = JSON.stringify(spans.map((span) => [span.name, span.attributes, span.events]));
     for (const secret of secrets) expect(recorded).not.toContain(secret);
+    for (const span of spans)
+      expect(Object.keys(span.attributes).filter((key) => contentAttributes.includes(key))).toEqual([]);
   });
 
   it('a failing model call is an error span with its code; no tracer, no spans', async () => {
@@ -133,7 +145,94 @@ describe('OpenTelemetry spans of one turn with a tool call', () => {
     exporter.reset();
     const untraced = await buildTestApp(upstream, { model });
     upstream.reply({ text: ['ok'] });
-    expect((await untraced.post('/user_request', { input: 'hi' })).status).toBe(200);
+    const asked = await untraced.post(
+      '/user_request',
+      { input: 'hi' },
+      { traceparent: `00-${callerTrace}-${callerSpan}-01` },
+    );
+    expect(asked.status).toBe(200);
     expect(exporter.getFinishedSpans()).toHaveLength(0);
+    expect(upstream.chatRequests().at(-1)?.headers.traceparent).toBeUndefined();
+  });
+});
+
+describe('the trace goes on: to the LLM and to HTTP MCP servers', () => {
+  let fault: FaultHttpServer;
+  beforeEach(async () => {
+    fault = await startFaultHttpServer();
+  });
+  afterEach(() => fault.close());
+
+  const traced = (overrides: Parameters<typeof buildTestApp>[1]) =>
+    buildTestApp(
+      upstream,
+      { model, autoApproveReadOnly: true, ...overrides },
+      { servers: servers({ fault: { url: fault.url } }), dependencies: { tracer } },
+    );
+
+  it.each(['ollama', 'openai'] as const)(
+    '%s: each upstream request carries its model call span as traceparent; the MCP request its tool call span',
+    async (provider) => {
+      const t = await traced({ provider });
+      upstream.reply({ toolCalls: [{ name: 'read_only_echo', arguments: { text: 'hi' } }] }, { text: ['Done.'] });
+      const asked = await t.post(
+        '/user_request',
+        { input: 'echo' },
+        { traceparent: `00-${callerTrace}-${callerSpan}-01` },
+      );
+      expect(asked.status).toBe(200);
+
+      const spans = exporter.getFinishedSpans();
+      const chats = spans.filter((span) => span.name === `chat ${model}`);
+      const [tool] = spans.filter((span) => span.name === 'execute_tool read_only_echo');
+      expect(chats).toHaveLength(2);
+      expect(chats[0].spanContext().traceId).toBe(callerTrace);
+      expect(upstream.chatRequests().map((request) => request.headers.traceparent)).toEqual(chats.map(traceparentOf));
+
+      const calls = fault.received.filter((request) => request.method === 'tools/call');
+      expect(calls).toHaveLength(1);
+      expect(calls[0].headers.traceparent).toBe(traceparentOf(tool));
+      expect(calls[0].params._meta).toMatchObject({ traceparent: traceparentOf(tool) });
+      // What is not a tool call (initialize, tools/list) goes out as it did.
+      const others = fault.received.filter((request) => request.method !== 'tools/call');
+      expect(others.length).toBeGreaterThan(0);
+      for (const other of others) expect(other.headers.traceparent).toBeUndefined();
+    },
+  );
+
+  it('--trace-content: model calls record their messages and answer (GenAI JSON), tool calls their arguments and result', async () => {
+    const t = await traced({ traceContent: true, systemPrompt: 'Be brief.' });
+    upstream.reply(
+      { toolCalls: [{ id: 'call_1', name: 'read_only_echo', arguments: { text: 'echo me' } }] },
+      { text: ['Echoed', ' it.'] },
+    );
+    expect((await t.post('/user_request', { input: 'Please echo' })).status).toBe(200);
+
+    const spans = exporter.getFinishedSpans();
+    const [first, second] = spans.filter((span) => span.name === `chat ${model}`);
+    const [tool] = spans.filter((span) => span.name === 'execute_tool read_only_echo');
+    const json = (span: ReadableSpan, key: string) => JSON.parse(String(span.attributes[key]));
+    const system = { role: 'system', parts: [{ type: 'text', content: 'Be brief.' }] };
+    const user = { role: 'user', parts: [{ type: 'text', content: 'Please echo' }] };
+    const call = { type: 'tool_call', id: 'call_1', name: 'read_only_echo', arguments: { text: 'echo me' } };
+    expect(json(first, 'gen_ai.input.messages')).toEqual([system, user]);
+    expect(json(first, 'gen_ai.output.messages')).toEqual([
+      {
+        role: 'assistant',
+        parts: [call],
+        finish_reason: first.attributes['gen_ai.response.finish_reasons']?.toString(),
+      },
+    ]);
+    expect(json(second, 'gen_ai.input.messages')).toEqual([
+      system,
+      user,
+      { role: 'assistant', parts: [call] },
+      { role: 'tool', parts: [{ type: 'tool_call_response', id: 'call_1', response: 'echo me' }] },
+    ]);
+    expect(json(second, 'gen_ai.output.messages')).toEqual([
+      { role: 'assistant', parts: [{ type: 'text', content: 'Echoed it.' }], finish_reason: 'stop' },
+    ]);
+    expect(json(tool, 'gen_ai.tool.call.arguments')).toEqual({ text: 'echo me' });
+    expect(tool.attributes['gen_ai.tool.call.result']).toBe('echo me');
   });
 });
