@@ -105,7 +105,8 @@ const runEntry = (args: string[], cwd: string) => runToExit(args, { cwd });
 
 const stderrLines = (stderr: string) => stderr.split('\n').filter((line) => line.trim() !== '');
 
-describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
+// Each test starts the real entry: on a loaded CI machine that takes seconds.
+describe('the entry (bin/llm-chat-server.js) and its servers file', { timeout: 90_000 }, () => {
   it('--servers-config naming a missing file: exit 2 and one stderr line naming --servers-config', async () => {
     const cwd = await temporaryDirectory();
     const { code, stderr } = await runEntry(['--servers-config', 'missing.json'], cwd);
@@ -154,7 +155,7 @@ describe('the entry (bin/llm-chat-server.js) and its servers file', () => {
     const server = await startServer(['--servers-config', 'config/servers.json'], { cwd });
     try {
       await expect
-        .poll(async () => (await (await fetch(`${server.url}/health`)).json()).mcp, { timeout: 10_000, interval: 100 })
+        .poll(async () => (await (await fetch(`${server.url}/health`)).json()).mcp, { timeout: 60_000, interval: 100 })
         .toEqual({ fault: 'connected' });
     } finally {
       await server.stop();
