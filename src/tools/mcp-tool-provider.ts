@@ -1,4 +1,5 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { rulesOfTool } from '../approvals/match-rules.js';
 import { createRedactor, type Logger } from '../logger.js';
 import { callTool } from './call-tool.js';
 import type { StdioStarter } from './connect-transport.js';
@@ -85,6 +86,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     description: redact(tool.description ?? ''),
     inputSchema: JSON.parse(redact(JSON.stringify(tool.inputSchema))) as Record<string, unknown>,
     rule: configuredRule(server, tool.name),
+    rules: rulesOfTool(server.rules, tool.name),
     readOnlyHint: tool.annotations?.readOnlyHint,
     destructiveHint: tool.annotations?.destructiveHint,
   });
