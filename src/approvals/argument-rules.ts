@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-const decisionSchema = z.enum(['allow', 'ask', 'deny'], { error: 'decision must be "allow", "ask" or "deny"' });
+const decisionSchema = z.enum(['allow', 'ask', 'deny'], { error: 'must be "allow", "ask" or "deny"' });
 const patternSchema = z
   .string({ error: 'an argument pattern must be a glob string, such as "docs/**"' })
   .min(1, 'an argument pattern must not be empty');
@@ -25,8 +25,8 @@ export type RuleDecision = ArgumentRule['decision'];
 export const ruleInputSchema = z
   .object({
     tool: z
-      .string({ error: 'tool must be a tool name or glob ("*" for every tool of the server)' })
-      .min(1, 'tool must not be empty ("*" for every tool of the server)'),
+      .string({ error: 'must be a tool name or glob ("*" for every tool of the server)' })
+      .min(1, 'must not be empty ("*" for every tool of the server)'),
     decision: decisionSchema,
     arguments: z.record(z.string(), patternSchema).optional(),
   })
