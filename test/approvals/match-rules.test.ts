@@ -70,9 +70,9 @@ describe('path arguments are matched where they really point, seen from the sess
   it('an absolute path inside the directory matches as its relative form; one outside never matches an allow', async () => {
     expect(await allowedPath(join(project, 'docs', 'guide.md'))).toBe(true);
     expect(await allowedPath('/etc/passwd')).toBe(false);
-    expect((await matchRules(indexed(rule('*', 'allow', { path: '**' })), { path: '/etc/passwd' }, locate)).length).toBe(
-      0,
-    );
+    expect(
+      (await matchRules(indexed(rule('*', 'allow', { path: '**' })), { path: '/etc/passwd' }, locate)).length,
+    ).toBe(0);
     expect(
       (await matchRules(indexed(rule('*', 'allow', { path: '/etc/**' })), { path: '/etc/passwd' }, locate)).length,
     ).toBe(0);
@@ -126,7 +126,8 @@ describe('path arguments are matched where they really point, seen from the sess
     for (const name of ['path', 'paths', 'source', 'destination', 'file_path', 'filePath', 'output_dir', 'cwd']) {
       expect(isPathArgument(name), name).toBe(true);
     }
-    for (const name of ['content', 'command', 'profile', 'pattern', 'query']) expect(isPathArgument(name), name).toBe(false);
+    for (const name of ['content', 'command', 'profile', 'pattern', 'query'])
+      expect(isPathArgument(name), name).toBe(false);
   });
 
   it('the tool glob picks the rules of a tool, keeping their places in the list', () => {
@@ -145,7 +146,10 @@ describe('the lexical guard of runtimes without a filesystem (Workers)', () => {
     expect(await guard.locate('/work/project', 'docs/../docs/a.md')).toEqual({ inside: true, path: 'docs/a.md' });
     expect(await guard.locate('/work/project', '.')).toEqual({ inside: true, path: '.' });
     expect(await guard.locate('/work/project', '../other/a.md')).toEqual({ inside: false, path: '/work/other/a.md' });
-    expect(await guard.locate('/work/project', '/work/project-2/a')).toEqual({ inside: false, path: '/work/project-2/a' });
+    expect(await guard.locate('/work/project', '/work/project-2/a')).toEqual({
+      inside: false,
+      path: '/work/project-2/a',
+    });
   });
 });
 
@@ -162,9 +166,18 @@ describe('precedence: deny beats ask beats allow, with the lists, grants and hin
   const [allow, ask, deny] = indexed(rule('*', 'allow'), rule('*', 'ask'), rule('*', 'deny'));
 
   it('among matching rules, whatever their order: deny, then ask, then allow', () => {
-    expect(decide(tool(), [], false, [allow, ask, deny])).toMatchObject({ kind: 'deny', by: { kind: 'rule', index: 2 } });
-    expect(decide(tool(), [], false, [allow, ask])).toEqual({ kind: 'ask', by: { kind: 'rule', server: 'files', ...ask } });
-    expect(decide(tool(), [], false, [allow])).toEqual({ kind: 'allow', by: { kind: 'rule', server: 'files', ...allow } });
+    expect(decide(tool(), [], false, [allow, ask, deny])).toMatchObject({
+      kind: 'deny',
+      by: { kind: 'rule', index: 2 },
+    });
+    expect(decide(tool(), [], false, [allow, ask])).toEqual({
+      kind: 'ask',
+      by: { kind: 'rule', server: 'files', ...ask },
+    });
+    expect(decide(tool(), [], false, [allow])).toEqual({
+      kind: 'allow',
+      by: { kind: 'rule', server: 'files', ...allow },
+    });
     expect(decide(tool(), [], false, [])).toEqual({ kind: 'ask' });
   });
 
@@ -181,7 +194,10 @@ describe('precedence: deny beats ask beats allow, with the lists, grants and hin
     const grants = [grantKey('files', 'write_file')];
     expect(decide(everything, grants, true, [ask])).toMatchObject({ kind: 'ask', by: { kind: 'rule', index: 1 } });
     expect(decide(everything, grants, true, [])).toMatchObject({ kind: 'allow', by: { kind: 'list' } });
-    expect(decide(tool({ readOnlyHint: true }), grants, true, [])).toMatchObject({ kind: 'allow', by: { kind: 'grant' } });
+    expect(decide(tool({ readOnlyHint: true }), grants, true, [])).toMatchObject({
+      kind: 'allow',
+      by: { kind: 'grant' },
+    });
     expect(decide(tool({ readOnlyHint: true }), [], true, [])).toMatchObject({
       kind: 'allow',
       by: { kind: 'read_only_hint' },

@@ -43,12 +43,17 @@ describe('the real server and its rules', { timeout: 60_000 }, () => {
   it('a servers file with a rule that does not parse: exit 2, one stderr line naming the rule', async () => {
     const cwd = await temporaryDirectory();
     const rule = { tool: 'write_file', path: 'docs/**', decision: 'allways' };
-    await writeFile(join(cwd, 'servers.json'), JSON.stringify({ mcpServers: { files: filesystemServer({ rules: [rule] }) } }));
+    await writeFile(
+      join(cwd, 'servers.json'),
+      JSON.stringify({ mcpServers: { files: filesystemServer({ rules: [rule] }) } }),
+    );
     const { code, stderr } = await runToExit(['--servers-config', 'servers.json'], { cwd });
     expect(code).toBe(2);
     const lines = stderr.split('\n').filter((line) => line.trim() !== '');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(`mcpServers.files.rules[0] ${JSON.stringify(rule)}: decision: must be "allow", "ask" or "deny"`);
+    expect(lines[0]).toContain(
+      `mcpServers.files.rules[0] ${JSON.stringify(rule)}: decision: must be "allow", "ask" or "deny"`,
+    );
   });
 
   it('rules naming a tool the server does not offer, or an argument no tool it names takes: a warning each at start-up', async () => {
@@ -62,7 +67,11 @@ describe('the real server and its rules', { timeout: 60_000 }, () => {
     await writeFile(join(cwd, 'servers.json'), JSON.stringify({ mcpServers: { files: filesystemServer({ rules }) } }));
     const server = await startServer(['--servers-config', 'servers.json'], { cwd });
     try {
-      const warnings = () => server.output().split('\n').filter((line) => line.includes('WARN rules['));
+      const warnings = () =>
+        server
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('WARN rules['));
       await expect.poll(() => warnings().length, { timeout: 30_000, interval: 100 }).toBe(2);
       expect(warnings()[0]).toMatch(
         /WARN rules\[1\] of server "files" \(tool "wirte_file", path "docs\/\*\*"\) names no tool the server offers, so it never applies \(its tools: .*write_file.*\)$/,

@@ -34,7 +34,10 @@ async function setup(config: Record<string, unknown> = {}) {
     { servers: servers({ files: filesystemServer({ rules }) }) },
   );
   const ask = async (path: string) => {
-    upstream.reply({ toolCalls: [{ name: 'write_file', arguments: { path, content: `text of ${path}` } }] }, { text: ['Ok.'] });
+    upstream.reply(
+      { toolCalls: [{ name: 'write_file', arguments: { path, content: `text of ${path}` } }] },
+      { text: ['Ok.'] },
+    );
     const response = await built.post('/user_request', { input: `write ${path}` });
     expect(response.status, await response.clone().text()).toBe(200);
     return (await response.json()) as any;
@@ -108,7 +111,13 @@ describe('rules on arguments, with the real filesystem server', { timeout: 60_00
     const waiting = await t.ask('docs/private/b.md');
     const state = await (await t.app.request('/session_state')).json();
     expect(state.tool_calls).toEqual([
-      { request_id: expect.any(String), name: 'write_file', server: 'files', status: 'executed', decided_by: byRule(0) },
+      {
+        request_id: expect.any(String),
+        name: 'write_file',
+        server: 'files',
+        status: 'executed',
+        decided_by: byRule(0),
+      },
       { request_id: expect.any(String), name: 'write_file', server: 'files', status: 'denied', decided_by: byRule(1) },
       { request_id: waiting.request_id, name: 'write_file', server: 'files', status: 'pending', decided_by: byRule(2) },
     ]);
