@@ -1,4 +1,4 @@
-import { minimatch } from 'minimatch';
+import { lazy } from '../lazy.js';
 import type { LocatedPath } from '../sessions/directory-guard.js';
 import type { ArgumentRule, IndexedRule } from './argument-rules.js';
 
@@ -6,12 +6,17 @@ import type { ArgumentRule, IndexedRule } from './argument-rules.js';
 // comment; paths are `/`-separated on every platform ('linux': any platform but win32).
 const globOptions = { dot: true, nocomment: true, platform: 'linux' } as const;
 
-/** Whether `text` matches the glob `pattern`. */
-export const globMatches = (text: string, pattern: string) => minimatch(text, pattern, globOptions);
+/** Whether `text` matches the glob `pattern`; the glob library is loaded on first use (no rules, no cost). */
+export const loadGlobMatcher = lazy(async () => {
+  const { minimatch } = await import('minimatch');
+  return (text: string, pattern: string) => minimatch(text, pattern, globOptions);
+});
 
 /** The server's rules whose `tool` glob matches its tool `serverToolName`, in their order. */
-export function rulesOfTool(rules: readonly ArgumentRule[], serverToolName: string): IndexedRule[] {
-  return rules.flatMap((rule, index) => (globMatches(serverToolName, rule.tool) ? [{ index, rule }] : []));
+export async function rulesOfTool(rules: readonly ArgumentRule[], serverToolName: string): Promise<IndexedRule[]> {
+  if (rules.length === 0) return [];
+  const matches = await loadGlobMatcher();
+  return rules.flatMap((rule, index) => (matches(serverToolName, rule.tool) ? [{ index, rule }] : []));
 }
 
 const pathNames = /^(?:path|paths|source|destination|file|files|filename|directory|dir|root|cwd)$/i;
@@ -76,6 +81,7 @@ export async function matchRules(
   args: Record<string, unknown>,
   locate: (path: string) => Promise<LocatedPath>,
 ): Promise<IndexedRule[]> {
+  const globMatches = await loadGlobMatcher();
   const seen = new Map<string, Promise<Candidate[]>>();
   const of = (name: string) => {
     let found = seen.get(name);

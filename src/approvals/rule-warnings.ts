@@ -1,7 +1,7 @@
 import type { ServersConfig } from '../tools/servers-config.js';
 import type { ServerStatus, ToolInfo } from '../tools/tool-provider.js';
 import { describeRule } from './argument-rules.js';
-import { globMatches } from './match-rules.js';
+import { loadGlobMatcher } from './match-rules.js';
 
 const argumentNames = (tool: ToolInfo): string[] | undefined => {
   const properties = tool.inputSchema.properties;
@@ -14,11 +14,13 @@ const argumentNames = (tool: ToolInfo): string[] | undefined => {
  * rule would otherwise pass unseen). `tools`: a listing; servers not `connected` in `statuses`
  * are left out, since their tools are unknown.
  */
-export function ruleWarnings(
+export async function ruleWarnings(
   servers: ServersConfig,
   tools: readonly ToolInfo[],
   statuses: Record<string, ServerStatus>,
-): string[] {
+): Promise<string[]> {
+  if (Object.values(servers).every((config) => config.rules.length === 0)) return [];
+  const globMatches = await loadGlobMatcher();
   return Object.entries(servers).flatMap(([server, config]) => {
     if (config.rules.length === 0 || statuses[server] !== 'connected') return [];
     const offered = tools.filter((tool) => tool.server === server);

@@ -41,11 +41,11 @@ export async function startupChecks(options: {
       else logger.info(`the ${settings.provider} LLM is reachable`, { model: settings.model });
     }),
     options.tools.list(settings.currentDirectory).then(
-      (tools) => {
+      async (tools) => {
         const systemPrompt = settings.systemPrompt ?? defaultSystemPrompt(settings.currentDirectory);
         const warning = contextWindowWarning(systemPrompt, tools, settings.contextWindowSize);
         if (warning) logger.warn(warning);
-        for (const ruleWarning of ruleWarnings(options.servers ?? {}, tools, options.tools.status())) {
+        for (const ruleWarning of await ruleWarnings(options.servers ?? {}, tools, options.tools.status())) {
           logger.warn(ruleWarning);
         }
       },

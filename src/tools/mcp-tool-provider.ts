@@ -79,14 +79,14 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
           now: options.now ?? Date.now,
         });
 
-  const toolInfo = (offered: string, name: string, server: ServerConfig, tool: Tool): ToolInfo => ({
+  const toolInfo = async (offered: string, name: string, server: ServerConfig, tool: Tool): Promise<ToolInfo> => ({
     name: offered,
     server: name,
     serverToolName: tool.name,
     description: redact(tool.description ?? ''),
     inputSchema: JSON.parse(redact(JSON.stringify(tool.inputSchema))) as Record<string, unknown>,
     rule: configuredRule(server, tool.name),
-    rules: rulesOfTool(server.rules, tool.name),
+    rules: await rulesOfTool(server.rules, tool.name),
     readOnlyHint: tool.annotations?.readOnlyHint,
     destructiveHint: tool.annotations?.destructiveHint,
   });
@@ -126,7 +126,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
       );
       const all = perServer.flat();
       const names = offeredToolNames(all.map(({ name, tool }) => ({ server: name, name: tool.name })));
-      return all.map(({ name, server, tool }, index) => toolInfo(names[index], name, server, tool));
+      return Promise.all(all.map(({ name, server, tool }, index) => toolInfo(names[index], name, server, tool)));
     },
 
     async call(directory, tool, args, callOptions) {

@@ -130,13 +130,13 @@ describe('path arguments are matched where they really point, seen from the sess
       expect(isPathArgument(name), name).toBe(false);
   });
 
-  it('the tool glob picks the rules of a tool, keeping their places in the list', () => {
+  it('the tool glob picks the rules of a tool, keeping their places in the list', async () => {
     const rules = [rule('write_*', 'allow'), rule('read_text_file', 'deny'), rule('*', 'ask')];
-    expect(rulesOfTool(rules, 'write_file')).toEqual([
+    expect(await rulesOfTool(rules, 'write_file')).toEqual([
       { index: 0, rule: rules[0] },
       { index: 2, rule: rules[2] },
     ]);
-    expect(rulesOfTool(rules, 'read_text_file').map((each) => each.index)).toEqual([1, 2]);
+    expect((await rulesOfTool(rules, 'read_text_file')).map((each) => each.index)).toEqual([1, 2]);
   });
 });
 
