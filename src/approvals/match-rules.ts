@@ -12,11 +12,15 @@ export const loadGlobMatcher = lazy(async () => {
   return (text: string, pattern: string) => minimatch(text, pattern, globOptions);
 });
 
+/** Whether a rule's `tool` glob names the tool; `*` names every tool, even one whose name holds a `/`. */
+export const namesTool = (matches: (text: string, pattern: string) => boolean, glob: string, serverToolName: string) =>
+  glob === '*' || matches(serverToolName, glob);
+
 /** The server's rules whose `tool` glob matches its tool `serverToolName`, in their order. */
 export async function rulesOfTool(rules: readonly ArgumentRule[], serverToolName: string): Promise<IndexedRule[]> {
   if (rules.length === 0) return [];
   const matches = await loadGlobMatcher();
-  return rules.flatMap((rule, index) => (matches(serverToolName, rule.tool) ? [{ index, rule }] : []));
+  return rules.flatMap((rule, index) => (namesTool(matches, rule.tool, serverToolName) ? [{ index, rule }] : []));
 }
 
 const pathNames = /^(?:path|paths|source|destination|file|files|filename|directory|dir|root|cwd)$/i;

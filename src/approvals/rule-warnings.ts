@@ -1,7 +1,7 @@
 import type { ServersConfig } from '../tools/servers-config.js';
 import type { ServerStatus, ToolInfo } from '../tools/tool-provider.js';
 import { describeRule } from './argument-rules.js';
-import { loadGlobMatcher } from './match-rules.js';
+import { loadGlobMatcher, namesTool } from './match-rules.js';
 
 const argumentNames = (tool: ToolInfo): string[] | undefined => {
   const properties = tool.inputSchema.properties;
@@ -26,7 +26,7 @@ export async function ruleWarnings(
     const offered = tools.filter((tool) => tool.server === server);
     return config.rules.flatMap((rule, index) => {
       const named = describeRule(server, { index, rule });
-      const matched = offered.filter((tool) => globMatches(tool.serverToolName, rule.tool));
+      const matched = offered.filter((tool) => namesTool(globMatches, rule.tool, tool.serverToolName));
       if (matched.length === 0) {
         const names = offered.map((tool) => tool.serverToolName).join(', ') || 'none';
         return [`${named} names no tool the server offers, so it never applies (its tools: ${names})`];

@@ -137,6 +137,7 @@ describe('path arguments are matched where they really point, seen from the sess
       { index: 2, rule: rules[2] },
     ]);
     expect((await rulesOfTool(rules, 'read_text_file')).map((each) => each.index)).toEqual([1, 2]);
+    expect((await rulesOfTool(rules, 'github/create_issue')).map((each) => each.index)).toEqual([2]);
   });
 });
 
