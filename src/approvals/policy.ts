@@ -1,6 +1,11 @@
 import type { ToolInfo } from '../tools/tool-provider.js';
+import { type DecidedBy, describeRule, type IndexedRule } from './argument-rules.js';
 
-export type PolicyDecision = { kind: 'allow' } | { kind: 'deny'; reason: string } | { kind: 'ask' };
+export type PolicyDecision =
+  | { kind: 'allow'; by: DecidedBy }
+  | { kind: 'deny'; reason: string; by: DecidedBy }
+  /** `by`: the `ask` rule that made it ask; absent when nothing decided, so a human is asked. */
+  | { kind: 'ask'; by?: DecidedBy };
 
 /**
  * The key a `remember: "session"` grant is stored under: the JSON of `[server, the server's own tool
@@ -11,14 +16,37 @@ export const grantKey = (server: string, serverToolName: string) => JSON.stringi
 
 /**
  * Whether a call of `tool` may run without asking. Only configuration and the session's grants
- * decide; nothing the model or a tool result says does. Order: the server's `deny` list, its
- * `autoApprove` list, a session grant, then (with --auto-approve-read-only) a `readOnlyHint`
- * without `destructiveHint`. Everything else asks the human.
+ * decide; nothing the model or a tool result says does. `matched`: the server's rules that match
+ * the call (`matchRules`). Order: a `deny` rule, the server's `deny` list, an `ask` rule, an `allow`
+ * rule, its `autoApprove` list, a session grant, then (with --auto-approve-read-only) a
+ * `readOnlyHint` without `destructiveHint`. Everything else asks the human. Among rules of one
+ * decision, the first in the list is the one named.
  */
-export function decide(tool: ToolInfo, grants: readonly string[], autoApproveReadOnly: boolean): PolicyDecision {
-  if (tool.rule === 'deny') return { kind: 'deny', reason: 'The server configuration denies this tool.' };
-  if (tool.rule === 'allow') return { kind: 'allow' };
-  if (grants.includes(grantKey(tool.server, tool.serverToolName))) return { kind: 'allow' };
-  if (autoApproveReadOnly && tool.readOnlyHint === true && tool.destructiveHint !== true) return { kind: 'allow' };
+export function decide(
+  tool: ToolInfo,
+  grants: readonly string[],
+  autoApproveReadOnly: boolean,
+  matched: readonly IndexedRule[] = [],
+): PolicyDecision {
+  const first = (decision: string) => matched.find((indexed) => indexed.rule.decision === decision);
+  const byRule = (indexed: IndexedRule): DecidedBy => ({ kind: 'rule', server: tool.server, ...indexed });
+  const denying = first('deny');
+  if (denying) return { kind: 'deny', reason: `${describeRule(tool.server, denying)} denies it`, by: byRule(denying) };
+  if (tool.rule === 'deny') {
+    return {
+      kind: 'deny',
+      reason: `the "deny" list of server "${tool.server}" names this tool`,
+      by: { kind: 'list', server: tool.server, list: 'deny' },
+    };
+  }
+  const asking = first('ask');
+  if (asking) return { kind: 'ask', by: byRule(asking) };
+  const allowing = first('allow');
+  if (allowing) return { kind: 'allow', by: byRule(allowing) };
+  if (tool.rule === 'allow') return { kind: 'allow', by: { kind: 'list', server: tool.server, list: 'autoApprove' } };
+  if (grants.includes(grantKey(tool.server, tool.serverToolName))) return { kind: 'allow', by: { kind: 'grant' } };
+  if (autoApproveReadOnly && tool.readOnlyHint === true && tool.destructiveHint !== true) {
+    return { kind: 'allow', by: { kind: 'read_only_hint' } };
+  }
   return { kind: 'ask' };
 }

@@ -1,6 +1,7 @@
 import type { ToolCall } from '../llm/chat-model.js';
 import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
+import type { IndexedRule } from './argument-rules.js';
 import { decide, grantKey } from './policy.js';
 
 export interface ApprovalSettings {
@@ -18,19 +19,23 @@ export interface Decision {
 
 export const deniedText = (reason?: string) =>
   `The user denied this tool call; it did not run.${reason ? ` Reason: ${reason}` : ''}`;
+/** What the model is told of a call the configuration refused without asking anyone. */
+export const refusedText = (reason: string) =>
+  `The server's configuration denied this tool call without asking anyone; it did not run. Reason: ${reason}.`;
 export const expiredText = 'The tool did not run: approval expired before the user decided.';
 export const stoppedText = 'The tool did not finish: stopped by user.';
 const notStartedText = (reason: string) => `The tool did not run: ${reason}.`;
 
 /**
  * The state of a call the model just made: not_run when the tool is unknown or its arguments are
- * not a JSON object, denied or approved when the policy says so, else pending.
+ * not a JSON object, denied or approved when the policy says so, else pending. `matched`: the
+ * tool's rules that match the call's arguments (`matchRules`).
  */
 export function newToolCall(
   call: ToolCall,
   tools: ReadonlyMap<string, ToolInfo>,
   grants: readonly string[],
-  settings: ApprovalSettings & { requestId: string; now: number },
+  settings: ApprovalSettings & { requestId: string; now: number; matched?: readonly IndexedRule[] },
 ): ToolCallState {
   const tool = tools.get(call.name);
   const base = {
@@ -59,12 +64,14 @@ export function newToolCall(
       result: `The arguments were not a JSON object, so the tool did not run: ${call.invalidArguments.slice(0, 500)}`,
     };
   }
-  const decision = decide(tool, grants, settings.autoApproveReadOnly);
+  const decision = decide(tool, grants, settings.autoApproveReadOnly, settings.matched);
+  const decided = decision.by ? { decided_by: decision.by } : {};
   if (decision.kind === 'deny') {
-    return { ...base, status: 'denied', reason: decision.reason, result: deniedText(decision.reason), is_error: true };
+    const refused = { reason: decision.reason, result: refusedText(decision.reason), is_error: true };
+    return { ...base, ...decided, status: 'denied', ...refused };
   }
-  if (decision.kind === 'allow') return { ...base, status: 'approved', approved_by: 'policy' };
-  return { ...base, status: 'pending', expires_at: settings.now + settings.approvalTtl };
+  if (decision.kind === 'allow') return { ...base, ...decided, status: 'approved', approved_by: 'policy' };
+  return { ...base, ...decided, status: 'pending', expires_at: settings.now + settings.approvalTtl };
 }
 
 /** Marks every pending call past its expiry as expired. Returns whether any changed. */
@@ -142,7 +149,8 @@ export const pendingCalls = (turn: TurnState | null) => openCalls(turn).filter((
 /** Ends the session's turn, remembering how its calls ended (the latest 100 calls). */
 export function endTurn(session: SessionRecord) {
   for (const call of session.turn?.tool_calls ?? []) {
-    session.recent_calls.push({ request_id: call.request_id, status: call.status });
+    const { request_id, status, name, server, decided_by } = call;
+    session.recent_calls.push({ request_id, status, name, server, ...(decided_by ? { decided_by } : {}) });
   }
   session.recent_calls.splice(0, Math.max(0, session.recent_calls.length - 100));
   session.turn = null;

@@ -140,6 +140,7 @@ export function createConversations(options: ConversationsOptions) {
     turns,
     models: options.models,
     tools: options.tools,
+    directories: options.directories,
     settings,
     newRequestId: options.newRequestId,
     runner,

@@ -1,4 +1,5 @@
 import type { ApprovalNotifier } from '../approvals/approval-notifier.js';
+import { matchRules } from '../approvals/match-rules.js';
 import {
   type ApprovalSettings,
   closeStep,
@@ -9,6 +10,7 @@ import {
 } from '../approvals/tool-calls.js';
 import { errorBody, toAppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolCall } from '../llm/chat-model.js';
+import type { DirectoryGuard } from '../sessions/directory-guard.js';
 import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
 import type { ToolInfo, ToolProvider } from '../tools/tool-provider.js';
 import { truncateResult } from '../tools/tool-result-text.js';
@@ -24,6 +26,8 @@ export interface TurnSettings extends ApprovalSettings {
 export interface TurnDependencies {
   model: ChatModel;
   tools: ToolProvider;
+  /** Where the path arguments of a call point, for the servers' rules. */
+  directories: Pick<DirectoryGuard, 'locate'>;
   settings: TurnSettings;
   /** Saves the session; called at step boundaries only, never per token. */
   persist(session: SessionRecord): Promise<void>;
@@ -159,9 +163,21 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
       }
       turn.rounds += 1;
       const byName = new Map(tools.map((tool) => [tool.name, tool]));
+      const locate = (path: string) => dependencies.directories.locate(session.current_directory, path);
+      const matched = await Promise.all(
+        calls.map((call) => {
+          const rules = byName.get(call.name)?.rules;
+          return rules?.length && call.invalidArguments === undefined ? matchRules(rules, call.arguments, locate) : [];
+        }),
+      );
       const now = dependencies.now();
-      const created = calls.map((call) =>
-        newToolCall(call, byName, session.grants, { ...settings, requestId: dependencies.newRequestId(), now }),
+      const created = calls.map((call, index) =>
+        newToolCall(call, byName, session.grants, {
+          ...settings,
+          requestId: dependencies.newRequestId(),
+          now,
+          matched: matched[index],
+        }),
       );
       turn.tool_calls.push(...created);
       // A step that waits on a human is not running: a restart leaves it waiting.
@@ -182,7 +198,12 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
       for (const state of pending) {
         yield {
           event: 'approval_required',
-          data: { request_id: state.request_id, tool: toolOf(state), message: turn.message },
+          data: {
+            request_id: state.request_id,
+            tool: toolOf(state),
+            message: turn.message,
+            ...(state.decided_by ? { decided_by: state.decided_by } : {}),
+          },
         };
       }
     }
@@ -224,6 +245,7 @@ async function* runTool(
       request_id: call.request_id,
       tool: toolOf(call),
       approved_by: call.approved_by ?? 'user',
+      ...(call.decided_by ? { decided_by: call.decided_by } : {}),
     },
   };
   if (!tool) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decidedBySchema } from '../approvals/argument-rules.js';
 import { errorCodes } from '../errors.js';
 import { usageSchema } from '../llm/chat-model.js';
 
@@ -7,6 +8,10 @@ export const toolSchema = z.object({
   arguments: z.record(z.string(), z.unknown()),
   server: z.string(),
 });
+
+const decidedBy = decidedBySchema.describe(
+  'what decided the call without asking (a rule of servers.json, a list, a session grant, a read-only hint), or the "ask" rule that made it ask; absent when nothing did and a human was asked',
+);
 
 export const toolCallRecordSchema = toolSchema.extend({
   request_id: z.string(),
@@ -17,6 +22,7 @@ export const toolCallRecordSchema = toolSchema.extend({
     ),
   result: z.string().optional(),
   is_error: z.boolean().optional(),
+  decided_by: decidedBy.optional(),
 });
 
 /** The JSON response of `/user_request` and `/approve`, and the data of the SSE `done` event. */
@@ -49,12 +55,22 @@ export const turnEventSchema = z.discriminatedUnion('event', [
   /** A tool call needs a human's decision through POST /approve. */
   z.object({
     event: z.literal('approval_required'),
-    data: z.object({ request_id: z.string(), tool: toolSchema, message: z.string() }),
+    data: z.object({
+      request_id: z.string(),
+      tool: toolSchema,
+      message: z.string(),
+      decided_by: decidedBy.optional(),
+    }),
   }),
   /** A tool starts running. */
   z.object({
     event: z.literal('tool_call'),
-    data: z.object({ request_id: z.string(), tool: toolSchema, approved_by: z.enum(['user', 'policy']) }),
+    data: z.object({
+      request_id: z.string(),
+      tool: toolSchema,
+      approved_by: z.enum(['user', 'policy']),
+      decided_by: decidedBy.optional(),
+    }),
   }),
   /** The MCP server reported progress of a running tool. */
   z.object({

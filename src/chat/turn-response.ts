@@ -21,7 +21,8 @@ export function toolResultEvent(call: ToolCallState): TurnEvent {
   };
 }
 
-const publicStatus = {
+/** A call's status as clients see it. */
+export const publicStatus = {
   pending: 'pending',
   approved: 'pending',
   running: 'pending',
@@ -48,6 +49,7 @@ export function turnResponse(session: SessionRecord, turn: TurnState, message: s
       ...toolOf(call),
       status: publicStatus[call.status],
       ...(call.result !== undefined ? { result: call.result, is_error: call.is_error ?? false } : {}),
+      ...(call.decided_by ? { decided_by: call.decided_by } : {}),
     })),
     usage: { ...turn.usage },
   };

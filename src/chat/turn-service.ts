@@ -13,6 +13,7 @@ import { AppError } from '../errors.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
 import type { TurnObserver } from '../metrics/metered-turns.js';
+import type { DirectoryGuard } from '../sessions/directory-guard.js';
 import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
@@ -26,6 +27,8 @@ export interface TurnServiceOptions {
   turns: TurnRegistry;
   models: (provider: Provider) => ChatModel;
   tools: ToolProvider;
+  /** Where the path arguments of calls point, for the servers' rules. */
+  directories: Pick<DirectoryGuard, 'locate'>;
   settings: TurnSettings;
   newRequestId: () => string;
   /** This run of the server, marked on the turns it runs. */
@@ -85,6 +88,7 @@ export function createTurnService(options: TurnServiceOptions) {
   const dependencies = (session: SessionRecord, controller: AbortController): TurnDependencies => ({
     model: options.models(session.provider),
     tools: options.tools,
+    directories: options.directories,
     settings: options.settings,
     persist: sessions.save,
     newRequestId: options.newRequestId,

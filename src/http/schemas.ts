@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { decidedBySchema } from '../approvals/argument-rules.js';
 import { errorDataSchema, toolSchema, turnResponseSchema } from '../chat/turn-events.js';
 import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
@@ -83,14 +84,33 @@ export const sessionStateSchema = z.object({
       truncated: z.boolean().describe('whether held messages are left out of this page'),
     })
     .describe('where `messages` lies in the history; pass `limit` and `before` to page through it'),
-  pending_approvals: z.array(z.object({ request_id: z.string(), tool: toolSchema })),
+  pending_approvals: z.array(
+    z.object({ request_id: z.string(), tool: toolSchema, decided_by: decidedBySchema.optional() }),
+  ),
+  tool_calls: z
+    .array(
+      z.object({
+        request_id: z.string(),
+        name: z.string(),
+        server: z.string(),
+        status: z.enum(['executed', 'denied', 'pending', 'not_run']),
+        decided_by: decidedBySchema
+          .optional()
+          .describe(
+            'what decided the call without asking (a rule of servers.json, a list, a session grant, a read-only hint), or the "ask" rule that made it ask; absent when nothing did',
+          ),
+      }),
+    )
+    .describe("the calls of the latest 100 ended turns' calls and of the current turn, oldest first"),
   tools: z.array(
     z.object({
       name: z.string(),
       server: z.string(),
       description: z.string(),
       requires_approval: z.boolean().describe("a call waits for a human's POST /approve"),
-      denied: z.boolean().describe("the server's deny list refuses every call without asking; the model is told"),
+      denied: z
+        .boolean()
+        .describe("the server's deny list (or a deny rule on the tool alone) refuses every call without asking"),
     }),
   ),
   usage: usageSchema,

@@ -1,7 +1,7 @@
 import { decide } from '../approvals/policy.js';
 import { pendingCalls } from '../approvals/tool-calls.js';
 import { estimateTokens } from '../chat/context-window.js';
-import { toolOf } from '../chat/turn-response.js';
+import { publicStatus, toolOf } from '../chat/turn-response.js';
 import type { ChatMessage } from '../llm/chat-model.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
@@ -73,9 +73,19 @@ export function sessionState(
     pending_approvals: pending.map((call) => ({
       request_id: call.request_id,
       tool: toolOf(call),
+      ...(call.decided_by ? { decided_by: call.decided_by } : {}),
+    })),
+    tool_calls: [...record.recent_calls, ...(record.turn?.tool_calls ?? [])].map((call) => ({
+      request_id: call.request_id,
+      name: call.name ?? '',
+      server: call.server ?? '',
+      status: publicStatus[call.status],
+      ...(call.decided_by ? { decided_by: call.decided_by } : {}),
     })),
     tools: context.tools.map((tool) => {
-      const decision = decide(tool, record.grants, context.autoApproveReadOnly).kind;
+      // Rules without argument patterns decide every call of the tool; the others depend on the call.
+      const always = tool.rules?.filter((indexed) => Object.keys(indexed.rule.arguments).length === 0);
+      const decision = decide(tool, record.grants, context.autoApproveReadOnly, always).kind;
       return {
         name: tool.name,
         server: tool.server,

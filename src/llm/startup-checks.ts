@@ -1,5 +1,7 @@
+import { ruleWarnings } from '../approvals/rule-warnings.js';
 import type { Logger } from '../logger.js';
 import { defaultSystemPrompt } from '../sessions/session-service.js';
+import type { ServersConfig } from '../tools/servers-config.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import type { Provider } from './provider.js';
 import { apiKeyWarning, contextWindowWarning, probeWarning } from './startup-warnings.js';
@@ -19,13 +21,15 @@ export interface StartupCheckSettings {
 /**
  * The start-up checks of a long-lived server, each warning in one line: the LLM (probed once; the
  * server listens meanwhile), the API key, and whether the system prompt and the default
- * directory's tools leave room in the context window. Resolves when all are done; never rejects.
+ * directory's tools leave room in the context window, and whether every rule of `servers` can apply
+ * to a tool its server offers there. Resolves when all are done; never rejects.
  */
 export async function startupChecks(options: {
   settings: StartupCheckSettings;
   upstream: UpstreamStatus;
   tools: ToolProvider;
   logger: Logger;
+  servers?: ServersConfig;
 }) {
   const { settings, logger } = options;
   const keyWarning = apiKeyWarning(settings);
@@ -37,10 +41,13 @@ export async function startupChecks(options: {
       else logger.info(`the ${settings.provider} LLM is reachable`, { model: settings.model });
     }),
     options.tools.list(settings.currentDirectory).then(
-      (tools) => {
+      async (tools) => {
         const systemPrompt = settings.systemPrompt ?? defaultSystemPrompt(settings.currentDirectory);
         const warning = contextWindowWarning(systemPrompt, tools, settings.contextWindowSize);
         if (warning) logger.warn(warning);
+        for (const ruleWarning of await ruleWarnings(options.servers ?? {}, tools, options.tools.status())) {
+          logger.warn(ruleWarning);
+        }
       },
       () => {},
     ),

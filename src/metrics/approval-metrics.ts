@@ -50,6 +50,11 @@ export function approvalMetrics(options: ApprovalMetricsOptions) {
   const rules = new Map<string, ToolInfo['rule']>();
 
   const policyKind = (call: ToolCallState, grants: readonly string[]): DecisionKind => {
+    const by = call.decided_by?.kind;
+    if (by === 'rule' || by === 'list') return 'rule';
+    if (by === 'grant') return 'grant';
+    if (by === 'read_only_hint') return 'hint';
+    // Calls saved before `decided_by` existed: from the latest listing.
     const key = grantKey(call.server, call.server_tool_name ?? call.name);
     if (rules.get(key) === 'allow') return 'rule';
     if (grants.includes(key)) return 'grant';

@@ -95,7 +95,7 @@ export async function prepareServer() {
     );
   // Starts the servers for the default directory now, so the first request does not wait for them;
   // the checks run while the server already listens.
-  void startupChecks({ settings: { ...config, currentDirectory }, upstream, tools, logger });
+  void startupChecks({ settings: { ...config, currentDirectory }, upstream, tools, logger, servers });
 
   const shutdown = async () => {
     await tools.close();

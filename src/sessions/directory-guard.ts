@@ -1,4 +1,14 @@
 /**
+ * Where a path a tool call names really points, seen from a session's directory (see
+ * `DirectoryGuard.locate`).
+ */
+export type LocatedPath =
+  /** Inside the directory: relative to it, `/`-separated; `.` is the directory itself. */
+  | { inside: true; path: string }
+  /** Outside it, or where it points cannot be known: absolute (or as written, when it cannot be made so). */
+  | { inside: false; path: string };
+
+/**
  * Decides which working directory a session may have. The Node implementation resolves `..` and
  * symlinks on the real filesystem; a runtime without one (Workers) accepts only its configured root.
  */
@@ -9,4 +19,11 @@ export interface DirectoryGuard {
    * allowed root, 400 `invalid_request` when it does not exist or is not a directory.
    */
   resolve(requested: string): Promise<string>;
+  /**
+   * Where `path` (relative paths resolve against `directory`, a directory `resolve` gave) points,
+   * as `resolve` would see it: `.` and `..` resolved, and where there is a filesystem, symlinks
+   * resolved along the part of the path that exists (a file about to be written need not exist).
+   * A path through a symlink that points nowhere is never `inside`. Never throws.
+   */
+  locate(directory: string, path: string): Promise<LocatedPath>;
 }

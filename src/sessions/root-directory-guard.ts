@@ -14,7 +14,8 @@ function normalize(path: string): string {
 
 /**
  * For runtimes without a filesystem (Workers): a session's directory is only a name given to MCP
- * servers as their root, so it is checked lexically against the allowed roots.
+ * servers as their root, so it is checked lexically against the allowed roots, and so are the
+ * paths tool calls name (there are no symlinks to resolve here).
  */
 export function createRootDirectoryGuard(options: { base: string; roots: string[] }): DirectoryGuard {
   const roots = options.roots.map(normalize);
@@ -28,6 +29,16 @@ export function createRootDirectoryGuard(options: { base: string; roots: string[
         );
       }
       return path;
+    },
+
+    async locate(directory, path) {
+      const home = normalize(directory);
+      const located = normalize(path.startsWith('/') ? path : `${home}/${path}`);
+      if (located === home) return { inside: true, path: '.' };
+      const prefix = home === '/' ? '/' : `${home}/`;
+      return located.startsWith(prefix)
+        ? { inside: true, path: located.slice(prefix.length) }
+        : { inside: false, path: located };
     },
   };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decidedBySchema } from '../approvals/argument-rules.js';
 import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
 
@@ -41,6 +42,8 @@ export const toolCallStateSchema = z.object({
   arguments: z.record(z.string(), z.unknown()),
   status: callStatusSchema,
   approved_by: z.enum(['user', 'policy']).optional(),
+  /** What decided the call without a human (a rule, a list, a grant, a hint), or the `ask` rule that made it ask. */
+  decided_by: decidedBySchema.optional(),
   reason: z.string().optional(),
   result: z.string().optional(),
   is_error: z.boolean().optional(),
@@ -91,8 +94,20 @@ export const sessionRecordSchema = z.object({
   turn: turnStateSchema.nullable(),
   /** How many turns the session has started. */
   turns_started: z.number().int(),
-  /** Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided`. */
-  recent_calls: z.array(z.object({ request_id: z.string(), status: callStatusSchema })),
+  /**
+   * Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided` and
+   * `/session_state` shows how each was decided (`name`, `server`, `decided_by`: absent in records
+   * saved before they existed).
+   */
+  recent_calls: z.array(
+    z.object({
+      request_id: z.string(),
+      status: callStatusSchema,
+      name: z.string().optional(),
+      server: z.string().optional(),
+      decided_by: decidedBySchema.optional(),
+    }),
+  ),
   /** Tools approved for the rest of the session (`remember: "session"`), as `grantKey`s. */
   grants: z.array(z.string()),
   created_at: z.string(),

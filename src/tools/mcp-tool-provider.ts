@@ -1,4 +1,5 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { rulesOfTool } from '../approvals/match-rules.js';
 import { createRedactor, type Logger } from '../logger.js';
 import { callTool } from './call-tool.js';
 import type { StdioStarter } from './connect-transport.js';
@@ -78,13 +79,14 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
           now: options.now ?? Date.now,
         });
 
-  const toolInfo = (offered: string, name: string, server: ServerConfig, tool: Tool): ToolInfo => ({
+  const toolInfo = async (offered: string, name: string, server: ServerConfig, tool: Tool): Promise<ToolInfo> => ({
     name: offered,
     server: name,
     serverToolName: tool.name,
     description: redact(tool.description ?? ''),
     inputSchema: JSON.parse(redact(JSON.stringify(tool.inputSchema))) as Record<string, unknown>,
     rule: configuredRule(server, tool.name),
+    rules: await rulesOfTool(server.rules, tool.name),
     readOnlyHint: tool.annotations?.readOnlyHint,
     destructiveHint: tool.annotations?.destructiveHint,
   });
@@ -124,7 +126,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
       );
       const all = perServer.flat();
       const names = offeredToolNames(all.map(({ name, tool }) => ({ server: name, name: tool.name })));
-      return all.map(({ name, server, tool }, index) => toolInfo(names[index], name, server, tool));
+      return Promise.all(all.map(({ name, server, tool }, index) => toolInfo(names[index], name, server, tool)));
     },
 
     async call(directory, tool, args, callOptions) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ruleInputSchema } from '../approvals/argument-rules.js';
 
 const names = z.array(z.string());
 
@@ -16,6 +17,11 @@ const serverSchema = z
     alwaysAllow: names.default([]),
     /** Tools refused without asking. */
     deny: names.default([]),
+    /**
+     * Ordered rules on a tool and its arguments, each deciding `allow`, `ask` or `deny` (see
+     * `decide` for how they combine with the lists above).
+     */
+    rules: z.array(ruleInputSchema).default([]),
     /** When set, only these tools are offered to the model. */
     allowedTools: names.optional(),
     /** Tools never offered to the model. */
@@ -44,6 +50,16 @@ export function parseServersConfig(text: string, source: string): ServersConfig 
   const result = serversFileSchema.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
+    const [, server, field, index] = issue.path;
+    if (field === 'rules' && typeof index === 'number') {
+      const rule = JSON.stringify(
+        (json as { mcpServers: Record<string, { rules: unknown[] }> }).mcpServers[server as string].rules[index],
+      );
+      const where = issue.path.slice(4).join('.');
+      throw new Error(
+        `${source}: mcpServers.${String(server)}.rules[${index}] ${rule.length > 200 ? `${rule.slice(0, 200)}…` : rule}: ${where ? `${where}: ` : ''}${issue.message}`,
+      );
+    }
     const path = issue.path.join('.');
     throw new Error(`${source}: ${path ? `${path}: ` : ''}${issue.message}`);
   }

@@ -1,3 +1,5 @@
+import type { IndexedRule } from '../approvals/argument-rules.js';
+
 /** A tool the model may be offered, from one MCP server. */
 export interface ToolInfo {
   /**
@@ -15,6 +17,8 @@ export interface ToolInfo {
   inputSchema: Record<string, unknown>;
   /** What the server's configuration says of the tool before any session grant. */
   rule: 'allow' | 'deny' | 'ask';
+  /** The server's `rules` whose tool glob matches this tool, in their order; their arguments decide whether one applies to a call. */
+  rules?: readonly IndexedRule[];
   /** MCP annotations, untrusted hints unless --auto-approve-read-only. */
   readOnlyHint?: boolean;
   destructiveHint?: boolean;
