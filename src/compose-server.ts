@@ -37,6 +37,12 @@ export interface ServerParts {
   metrics?: Metrics;
 }
 
+/** The password of a URL, as written and decoded (`p%40ss` and `p@ss`). */
+function urlPassword(url: string | undefined): string[] {
+  const password = url ? URL.parse(url)?.password : undefined;
+  return password ? [password, decodeURIComponent(password)] : [];
+}
+
 /**
  * The one place the server is put together from its parts, for every runtime: a logger that
  * redacts every secret (API key, token, MCP server env and header values), the MCP tools (whose
@@ -46,7 +52,9 @@ export interface ServerParts {
 export function composeServer(parts: ServerParts) {
   const { config } = parts;
   const secrets = [
-    ...[config.apiKey, config.authToken].filter((secret): secret is string => Boolean(secret)),
+    ...[config.apiKey, config.authToken, ...urlPassword(config.redisUrl)].filter((secret): secret is string =>
+      Boolean(secret),
+    ),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });

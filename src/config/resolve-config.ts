@@ -1,4 +1,4 @@
-import { booleanKeys, type Config, type ConfigKey, configSchema, listKeys, optionNames } from './schema.js';
+import { booleanKeys, type Config, type ConfigKey, configSchema, listKeys, optionNames, secretKeys } from './schema.js';
 
 /** One place settings come from (flags, the environment, a .env file, Worker vars). */
 export interface ConfigSource {
@@ -60,7 +60,7 @@ export function resolveConfig(sources: ConfigSource[]): ResolvedConfig {
     const issue = result.error.issues[0];
     const key = issue.path[0] as ConfigKey;
     const where = origins.get(key)?.where(key) ?? `--${optionNames[key].flag}`;
-    const got = raw[key] === undefined ? '' : ` (got ${JSON.stringify(raw[key])})`;
+    const got = raw[key] === undefined || secretKeys.has(key) ? '' : ` (got ${JSON.stringify(raw[key])})`;
     return { kind: 'error', message: `${where}: ${issue.message}${got}.` };
   }
   return { kind: 'config', config: result.data, origins };

@@ -121,9 +121,11 @@ export const configSchema = z
     allowedHosts: list.describe('Host values accepted besides loopback names (repeatable)'),
     corsOrigin: list.describe('origins allowed to call from a browser (repeatable)'),
     store: z
-      .enum(['sqlite', 'memory'], { error: 'must be "sqlite" or "memory"' })
+      .enum(['sqlite', 'memory', 'redis'], { error: 'must be "sqlite", "memory" or "redis"' })
       .default('sqlite')
-      .describe('session store: sqlite (in --data-dir; survives restarts) or memory (lost on exit)'),
+      .describe(
+        'session store: sqlite (in --data-dir; survives restarts), redis (at --redis-url) or memory (lost on exit)',
+      ),
     dataDir: z
       .string()
       .min(1)
@@ -131,6 +133,10 @@ export const configSchema = z
       .describe(
         'directory of the session database (--store sqlite; default: $XDG_DATA_HOME/llm-chat-server, else ~/.local/share/llm-chat-server)',
       ),
+    redisUrl: z
+      .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+      .optional()
+      .describe('Redis server of the sessions (--store redis): redis://[user:password@]host[:port][/database]'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('debug, info, warn or error'),
     logFormat: z
       .enum(['text', 'json'], { error: 'must be "text" or "json"' })
@@ -152,6 +158,9 @@ export const configSchema = z
         path: ['contextWindowSize'],
         message: `must not be above the max context window size (${config.maxContextWindowSize})`,
       });
+    }
+    if (config.store === 'redis' && config.redisUrl === undefined) {
+      context.addIssue({ code: 'custom', path: ['redisUrl'], message: 'must be set with --store redis (or REDIS_URL)' });
     }
     if (config.headersTimeout > 0 && config.requestTimeout > 0 && config.headersTimeout > config.requestTimeout) {
       context.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not be above the request timeout' });
@@ -183,6 +192,9 @@ export const optionNames = Object.fromEntries(
     return [key, { flag, env }];
   }),
 ) as Record<ConfigKey, OptionNames>;
+
+/** Settings that may hold a secret: an error about one never shows its value. */
+export const secretKeys = new Set<ConfigKey>(['apiKey', 'authToken', 'redisUrl']);
 
 export const booleanKeys = new Set<ConfigKey>(['stream', 'requireSessionId', 'autoApproveReadOnly', 'metrics']);
 export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);
