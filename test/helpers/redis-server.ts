@@ -13,7 +13,7 @@ export interface RedisServer {
   readonly port: number;
   /** Ends the server (SIGKILL by default: as in a crash) and resolves once it exited. */
   stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts it again on the same port and directory, after `stop`. Its data is gone (nothing is saved). */
+  /** Starts it again on the same port and directory after `stop` (its data is gone: nothing is saved); else does nothing. */
   start(): Promise<void>;
   /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
   pause(): void;
@@ -76,6 +76,7 @@ export async function startRedisServer(
       await exited;
     },
     async start() {
+      if (child && child.exitCode === null && child.signalCode === null) return;
       output = '';
       await start();
     },
