@@ -160,7 +160,11 @@ export const configSchema = z
       });
     }
     if (config.store === 'redis' && config.redisUrl === undefined) {
-      context.addIssue({ code: 'custom', path: ['redisUrl'], message: 'must be set with --store redis (or REDIS_URL)' });
+      context.addIssue({
+        code: 'custom',
+        path: ['redisUrl'],
+        message: 'must be set with --store redis (or REDIS_URL)',
+      });
     }
     if (config.headersTimeout > 0 && config.requestTimeout > 0 && config.headersTimeout > config.requestTimeout) {
       context.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not be above the request timeout' });

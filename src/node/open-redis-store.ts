@@ -6,7 +6,7 @@ import { createRedisStore } from '../store/redis-store.js';
 import type { SessionStore } from '../store/session-store.js';
 import { StoreOpenError } from './open-sqlite-store.js';
 
-export interface RedisStoreOptions {
+export interface OpenRedisStoreOptions {
   /** `redis://[user:password@]host[:port][/database]`, or `rediss://` for TLS. */
   url: string;
   maxSessions?: number;
@@ -83,7 +83,7 @@ function connectFailure(error: unknown, redis: RedisModule, timeout: number): st
  * connection is not retried: rejects with `StoreOpenError` when Redis cannot be reached or refuses
  * the credentials, or when the client library cannot be loaded.
  */
-export async function openRedisStore(options: RedisStoreOptions): Promise<RedisStoreConnection> {
+export async function openRedisStore(options: OpenRedisStoreOptions): Promise<RedisStoreConnection> {
   const timeout = options.timeout ?? 2000;
   const clock = options.clock ?? systemClock;
   const address = redactedUrl(options.url);
@@ -92,7 +92,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisS
   try {
     redis = await import('@redis/client');
   } catch (error) {
-    throw new StoreOpenError(`cannot load the Redis client (@redis/client): ${(error as Error).message.split('\n')[0]}.`);
+    throw new StoreOpenError(
+      `cannot load the Redis client (@redis/client): ${(error as Error).message.split('\n')[0]}.`,
+    );
   }
   let connected = false;
   let lost = false;
@@ -135,7 +137,9 @@ export async function openRedisStore(options: RedisStoreOptions): Promise<RedisS
     // The client's own timeout only covers commands not yet written; this one covers the reply too.
     send: (command) =>
       new Promise<RedisReply>((resolve, reject) => {
-        const cancel = clock.after(timeout, () => reject(new RedisFailure(failureReason(new redis.TimeoutError(), redis, timeout))));
+        const cancel = clock.after(timeout, () =>
+          reject(new RedisFailure(failureReason(new redis.TimeoutError(), redis, timeout))),
+        );
         client.sendCommand(command).then(
           (reply) => {
             cancel();

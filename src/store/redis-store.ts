@@ -1,9 +1,9 @@
 import { AppError } from '../errors.js';
 import { parseStoredRecord } from '../sessions/session-record.js';
 import { loggedEvents } from './logged-events.js';
-import { assertRevision } from './revision.js';
 import { type RedisConnection, RedisFailure, type RedisReply } from './redis-connection.js';
 import { appendScript, deleteScript, putOutcome, putScript } from './redis-scripts.js';
+import { assertRevision } from './revision.js';
 import type { SessionStore } from './session-store.js';
 
 export interface RedisStoreOptions {
@@ -47,7 +47,10 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       return await connection.send(command);
     } catch (error) {
       if (!(error instanceof RedisFailure)) throw error;
-      throw new AppError('store_unavailable', `The session store could not ${action}: ${error.reason}. Try again later.`);
+      throw new AppError(
+        'store_unavailable',
+        `The session store could not ${action}: ${error.reason}. Try again later.`,
+      );
     }
   };
   const script = (action: string, source: string, keys: string[], values: Array<string | number>) =>

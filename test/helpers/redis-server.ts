@@ -55,7 +55,9 @@ export async function startRedisServer(
       started.stderr?.on('data', read);
       started.on('error', (error) => {
         clearTimeout(timer);
-        reject(new Error(`cannot run ${redisServerPath} (${(error as NodeJS.ErrnoException).code}); install redis-server`));
+        reject(
+          new Error(`cannot run ${redisServerPath} (${(error as NodeJS.ErrnoException).code}); install redis-server`),
+        );
       });
       started.on('exit', (code) => {
         clearTimeout(timer);

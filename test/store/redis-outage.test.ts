@@ -36,7 +36,10 @@ async function connect() {
   });
   const reconnected = () =>
     new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not connected again within 10 s: ${lines.join(' | ')}`)), 10_000);
+      const timer = setTimeout(
+        () => reject(new Error(`not connected again within 10 s: ${lines.join(' | ')}`)),
+        10_000,
+      );
       announce = (line) => {
         clearTimeout(timer);
         resolve(line);

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { openRedisStore, type RedisStoreConnection } from '../../src/node/open-redis-store.js';
+import { openSessionStore } from '../../src/node/open-session-store.js';
 import { StoreOpenError } from '../../src/node/open-sqlite-store.js';
 import type { SessionRecord } from '../../src/sessions/session-record.js';
 import type { RedisConnection } from '../../src/store/redis-connection.js';
@@ -172,6 +173,17 @@ describe('opening the Redis store', () => {
       await opened.close();
     } finally {
       await guarded.close();
+    }
+  });
+
+  it('is what --store redis opens, as a store other servers may share: none recovers a turn another marked', async () => {
+    const opened = await openSessionStore({ store: 'redis', redisUrl: redis.url, maxSessions: 10 }, {});
+    try {
+      expect(opened.onlyRunner).toBe(false);
+      await opened.store.setDefaultSessionId('through-the-entry');
+      expect(await opened.store.getDefaultSessionId()).toBe('through-the-entry');
+    } finally {
+      await opened.close();
     }
   });
 });
