@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { maxUnsavedEvents } from '../../src/chat/turn-channels.js';
 import { closedPort } from '../helpers/closed-port.js';
+import { createHold } from '../helpers/fake-upstream.js';
 import { useRedisServer } from '../helpers/redis-server.js';
 import { runToExit, startServer } from '../helpers/server-process.js';
+import { openStream, parseSse } from '../helpers/sse.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
@@ -70,5 +73,41 @@ describe.each(['node', 'bun'] as const)('the server on --store redis, on %s', { 
     expect(stderr).toBe(
       `llm-chat-server: cannot connect to Redis at redis://:***@127.0.0.1:${port}: the connection failed (ECONNREFUSED).\n`,
     );
+  });
+});
+
+describe('a crash in the middle of a streaming turn, on --store redis', { timeout: 120_000 }, () => {
+  it('is not recovered (another server might run it): a resume replays the log and closes, and the next request goes on', async () => {
+    const cwd = await temporaryDirectory();
+    const start = () =>
+      startServer(['--ollama-base-url', upstream.url, '--store', 'redis', '--redis-url', redis.url], { cwd });
+    let server = await start();
+    try {
+      // More tokens than may wait unsaved: the first ones are in the log when the client has them all.
+      const words = Array.from({ length: maxUnsavedEvents + 20 }, (_, index) => `w${index} `);
+      upstream.reply({ text: [...words, 'never sent'], holds: [createHold(words.length)] });
+      const stream = openStream(await post(server.url, '/user_request', { input: 'talk', stream: true }));
+      const lastWord = words.at(-1) as string;
+      const seen = parseSse(await stream.until((text) => text.includes(JSON.stringify(lastWord)), 15_000));
+      const sessionId = seen[0].data.session_id;
+
+      await server.kill();
+      server = await start();
+      const resumed = await fetch(`${server.url}/events?session_id=${sessionId}`, {
+        headers: { 'last-event-id': seen[1].id as string },
+      });
+      const replay = parseSse(await resumed.text());
+      expect(replay.slice(0, 3).map((event) => event.data.content)).toEqual(['w1 ', 'w2 ', 'w3 ']);
+      expect(replay.map((event) => event.event)).not.toContain('error');
+
+      const state = (await (await fetch(`${server.url}/session_state?session_id=${sessionId}`)).json()) as any;
+      expect(state).toMatchObject({ status: 'idle' });
+      expect(state.messages.at(-1)).toMatchObject({ role: 'user', content: 'talk' });
+      upstream.reply({ text: ['Going on.'] });
+      const next = await post(server.url, '/user_request', { input: 'again', session_id: sessionId });
+      expect(await next.json()).toMatchObject({ message: 'Going on.' });
+    } finally {
+      await server.stop();
+    }
   });
 });
