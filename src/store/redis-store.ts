@@ -60,7 +60,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     async get(id) {
       const reply = await send('read the session', ['HMGET', sessionKey(id), 'expires_at', 'record']);
       const [expiresAt, record] = Array.isArray(reply) ? reply.map(text) : [];
-      if (record === undefined || Number(expiresAt) <= now()) return undefined;
+      if (record === undefined || !(Number(expiresAt) > now())) return undefined;
       return parseStoredRecord(JSON.parse(record));
     },
     async put(record, { ttlMilliseconds, ifRevision }) {

@@ -32,16 +32,18 @@ export async function startRedisServer(
   options: { password?: string } = {},
 ): Promise<RedisServer & { close(): Promise<void> }> {
   const directory = await temporaryDirectory('redis-');
-  const port = await closedPort();
   const credentials = options.password ? `:${encodeURIComponent(options.password)}@` : '';
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', directory, '--save', '', '--appendonly', 'no'];
-  if (options.password) args.push('--requirepass', options.password);
+  const settings = ['--bind', '127.0.0.1', '--dir', directory, '--save', '', '--appendonly', 'no'];
+  if (options.password) settings.push('--requirepass', options.password);
+  let port = 0;
   let child: ChildProcess | undefined;
   let output = '';
 
   const start = () =>
     new Promise<void>((resolve, reject) => {
-      const started = spawn(redisServerPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const started = spawn(redisServerPath, ['--port', String(port), ...settings], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       child = started;
       const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output}`)), 15_000);
       const read = (chunk: Buffer) => {
@@ -65,7 +67,16 @@ export async function startRedisServer(
       });
     });
 
-  await start();
+  // The port was free a moment ago; another process may take it first: then another one.
+  for (let attempt = 1; ; attempt += 1) {
+    port = await closedPort();
+    try {
+      await start();
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
   const server = {
     url: `redis://${credentials}127.0.0.1:${port}`,
     port,
