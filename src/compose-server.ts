@@ -47,6 +47,12 @@ export interface ServerParts {
 const configuredAddress = (config: AppConfig) =>
   `http://${config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host}:${config.port}`;
 
+/** The password of a URL, as written and decoded (`p%40ss` and `p@ss`). */
+function urlPassword(url: string | undefined): string[] {
+  const password = url ? URL.parse(url)?.password : undefined;
+  return password ? [password, decodeURIComponent(password)] : [];
+}
+
 /**
  * The one place the server is put together from its parts, for every runtime: a logger that
  * redacts every secret (API key, token, MCP server env and header values), the MCP tools (whose
@@ -56,8 +62,8 @@ const configuredAddress = (config: AppConfig) =>
 export function composeServer(parts: ServerParts) {
   const { config } = parts;
   const secrets = [
-    ...[config.apiKey, config.authToken, config.approvalWebhookSecret].filter((secret): secret is string =>
-      Boolean(secret),
+    ...[config.apiKey, config.authToken, config.approvalWebhookSecret, ...urlPassword(config.redisUrl)].filter(
+      (secret): secret is string => Boolean(secret),
     ),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];

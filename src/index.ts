@@ -40,6 +40,13 @@ export type { Provider } from './llm/provider.js';
 /** One line per entry, secrets redacted. */
 export { createLogger, type Logger, type LogLevel } from './logger.js';
 export { createNodeDirectoryGuard, type NodeDirectoryGuardOptions } from './node/directory-guard.js';
+/** The server's Redis session store: connects (loading the Redis client only then) and makes the store on it (Node and Bun). */
+export {
+  type OpenRedisStoreOptions,
+  openRedisStore,
+  type RedisStoreConnection,
+  redactedUrl,
+} from './node/open-redis-store.js';
 /** The server's SQLite session store: `sessions.db` in a data directory, locked to one process (Node and Bun). */
 export { openSqliteStore, type SqliteStoreFile, StoreOpenError } from './node/open-sqlite-store.js';
 /** Starts stdio MCP servers as child processes (Node and Bun only). */
@@ -49,7 +56,9 @@ export type { DirectoryGuard } from './sessions/directory-guard.js';
 export { createRootDirectoryGuard } from './sessions/root-directory-guard.js';
 export { createKvStore, type KvNamespaceLike, type KvStoreOptions } from './store/kv-store.js';
 export { createMemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
-/** The session store port and its drivers: in memory, Workers KV, SQLite, and a memory tier in front of another. */
+export { type RedisConnection, RedisFailure, type RedisReply } from './store/redis-connection.js';
+export { createRedisStore, type RedisStoreOptions } from './store/redis-store.js';
+/** The session store port and its drivers: in memory, Workers KV, SQLite, Redis, and a memory tier in front of another. */
 export type { SessionStore } from './store/session-store.js';
 export type { SqliteDatabase, SqliteStatement } from './store/sqlite-database.js';
 export { createSqliteStore, type SqliteStoreOptions } from './store/sqlite-store.js';

@@ -136,9 +136,11 @@ export const configSchema = z
     allowedHosts: list.describe('Host values accepted besides loopback names (repeatable)'),
     corsOrigin: list.describe('origins allowed to call from a browser (repeatable)'),
     store: z
-      .enum(['sqlite', 'memory'], { error: 'must be "sqlite" or "memory"' })
+      .enum(['sqlite', 'memory', 'redis'], { error: 'must be "sqlite", "memory" or "redis"' })
       .default('sqlite')
-      .describe('session store: sqlite (in --data-dir; survives restarts) or memory (lost on exit)'),
+      .describe(
+        'session store: sqlite (in --data-dir; survives restarts), redis (at --redis-url) or memory (lost on exit)',
+      ),
     dataDir: z
       .string()
       .min(1)
@@ -146,6 +148,10 @@ export const configSchema = z
       .describe(
         'directory of the session database (--store sqlite; default: $XDG_DATA_HOME/llm-chat-server, else ~/.local/share/llm-chat-server)',
       ),
+    redisUrl: z
+      .url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' })
+      .optional()
+      .describe('Redis server of the sessions (--store redis): redis://[user:password@]host[:port][/database]'),
     logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info').describe('debug, info, warn or error'),
     logFormat: z
       .enum(['text', 'json'], { error: 'must be "text" or "json"' })
@@ -170,6 +176,13 @@ export const configSchema = z
         code: 'custom',
         path: ['contextWindowSize'],
         message: `must not be above the max context window size (${config.maxContextWindowSize})`,
+      });
+    }
+    if (config.store === 'redis' && config.redisUrl === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['redisUrl'],
+        message: 'must be set with --store redis (or REDIS_URL)',
       });
     }
     if (config.headersTimeout > 0 && config.requestTimeout > 0 && config.headersTimeout > config.requestTimeout) {
@@ -228,6 +241,6 @@ export const booleanKeys = new Set<ConfigKey>([
   'metrics',
   'traceContent',
 ]);
-/** Settings whose values are secrets: an error about one never quotes it. */
-export const secretKeys = new Set<ConfigKey>(['apiKey', 'authToken', 'approvalWebhookSecret']);
+/** Settings that may hold a secret: an error about one never shows its value. */
+export const secretKeys = new Set<ConfigKey>(['apiKey', 'authToken', 'approvalWebhookSecret', 'redisUrl']);
 export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);

@@ -5,14 +5,13 @@ import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
 import { startupChecks } from '../llm/startup-checks.js';
 import type { Logger } from '../logger.js';
-import { createMemoryStore } from '../store/memory-store.js';
-import type { SessionStore } from '../store/session-store.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
 import { nodeMetrics } from './node-metrics.js';
 import { startNodeTracing } from './node-tracing.js';
-import { defaultDataDirectory, openSqliteStore, type SqliteStoreFile, StoreOpenError } from './open-sqlite-store.js';
+import { openSessionStore } from './open-session-store.js';
+import { StoreOpenError } from './open-sqlite-store.js';
 import { packageInfo } from './package-info.js';
 import { createStdioStarter } from './stdio-transport.js';
 
@@ -64,8 +63,10 @@ export async function prepareServer() {
     fail((error as Error).message);
   }
 
-  const database = config.store === 'sqlite' ? await openDatabase(config.dataDir, config.maxSessions) : undefined;
-  const store: SessionStore = database?.store ?? createMemoryStore({ maxSessions: config.maxSessions });
+  const opened = await openSessionStore(config, process.env).catch((error) => {
+    if (error instanceof StoreOpenError) fail(error.message);
+    throw error;
+  });
 
   const stopTracing = await startNodeTracing(process.env, ownPackage.version);
   let listenAddress: string | undefined;
@@ -74,21 +75,17 @@ export async function prepareServer() {
     servers,
     variables: { ...process.env, CONFIG_DIR: dirname(serversPath), ...ownPackage.variables },
     write: (line) => process.stderr.write(`${line}\n`),
-    store,
+    store: opened.store,
     directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
     version: ownPackage.version,
     stdio: createStdioStarter,
-    // One process per store: a turn it finds marked running by an earlier run was cut off.
-    recoverInterruptedTurns: true,
+    // The only process on its store: a turn it finds marked running by an earlier run was cut off.
+    recoverInterruptedTurns: opened.onlyRunner,
     metrics: nodeMetrics(config),
     listenAddress: () => listenAddress,
   });
   await logSources(logger, envFile, serversPath);
-  logger.info(
-    database
-      ? `sessions: SQLite database ${database.path} (they survive restarts)`
-      : 'sessions: in memory (--store memory: they are lost when the server stops)',
-  );
+  opened.describe(logger);
   if (serversText === undefined)
     logger.warn(
       `MCP servers file ${serversPath} is missing: starting without tools (reinstall the package, or name a file with --servers-config).`,
@@ -100,10 +97,10 @@ export async function prepareServer() {
   const shutdown = async () => {
     await tools.close();
     try {
-      database?.close();
+      await opened.close();
     } catch (error) {
-      // Every write was committed already; the log is copied into the file on the next start.
-      logger.warn(`sessions: the database could not be closed cleanly: ${(error as Error).message}`);
+      // Every write was committed already (SQLite copies its log into the file on the next start).
+      logger.warn(`sessions: the store could not be closed cleanly: ${(error as Error).message}`);
     }
     await stopTracing?.();
     process.exit(0);
@@ -113,16 +110,6 @@ export async function prepareServer() {
     listenAddress = address;
   };
   return { app, config, logger, tools, shutdown, listening };
-}
-
-/** The SQLite store in `dataDir` (or the default data directory); exit 2 with one line when it cannot be opened. */
-async function openDatabase(dataDir: string | undefined, maxSessions: number): Promise<SqliteStoreFile> {
-  try {
-    return await openSqliteStore({ directory: dataDir ?? defaultDataDirectory(process.env), maxSessions });
-  } catch (error) {
-    if (error instanceof StoreOpenError) fail(error.message);
-    throw error;
-  }
 }
 
 /** Says at start-up which files configured the server, so an operator sees what a directory did. */

@@ -1,9 +1,8 @@
-import { parseFrames } from '../chat/event-frame.js';
-import { turnEventSchema } from '../chat/turn-events.js';
 import { AppError } from '../errors.js';
 import { parseStoredRecord } from '../sessions/session-record.js';
+import { loggedEvents } from './logged-events.js';
 import { assertRevision } from './revision.js';
-import type { LoggedEvent, SessionStore } from './session-store.js';
+import type { SessionStore } from './session-store.js';
 import { type SqliteDatabase, storeFailure } from './sqlite-database.js';
 
 export interface SqliteStoreOptions {
@@ -201,17 +200,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
         const rows = guarded('read the turn events', () => readEvents.all(sessionId, sequence, after)) as {
           frames: string;
         }[];
-        return rows.flatMap((row) =>
-          parseFrames(row.frames)
-            .filter((entry) => entry.index > after)
-            .map(
-              ({ index, name, data, frame }): LoggedEvent => ({
-                index,
-                event: turnEventSchema.parse({ event: name, data }),
-                frame,
-              }),
-            ),
-        );
+        return rows.flatMap((row) => loggedEvents(row.frames, after));
       },
     },
   };

@@ -141,6 +141,11 @@ describe('additions', () => {
     ['LOG_LEVEL', { env: { LOG_LEVEL: 'debug' } }, { logLevel: 'debug' }],
     ['--log-format json', { argv: ['--log-format', 'json'] }, { logFormat: 'json' }],
     ['--store memory', { argv: ['--store', 'memory'] }, { store: 'memory' }],
+    [
+      '--store redis with REDIS_URL',
+      { argv: ['--store', 'redis'], env: { REDIS_URL: 'rediss://app:secret@cache.internal:6380/2' } },
+      { store: 'redis', redisUrl: 'rediss://app:secret@cache.internal:6380/2' },
+    ],
     ['DATA_DIR, relative to the cwd', { env: { DATA_DIR: 'state' } }, { dataDir: join(cwd, 'state') }],
     ['--data-dir', { argv: ['--data-dir', '/var/lib/chat'] }, { dataDir: resolve('/var/lib/chat') }],
     ['UPSTREAM_CHECK_INTERVAL', { env: { UPSTREAM_CHECK_INTERVAL: '5m' } }, { upstreamCheckInterval: 300_000 }],
@@ -228,10 +233,18 @@ describe('invalid values', () => {
     ['unknown flag', { argv: ['--bogus', 'x'] }, ['--bogus', '--help']],
     ['headers timeout above the request timeout', { argv: ['--headers-timeout', '1m'] }, ['--headers-timeout']],
     ['bad value in .env', { dotenv: 'TEMPERATURE=5\n' }, ['TEMPERATURE (in .env)']],
+    ['unknown store', { argv: ['--store', 'postgres'] }, ['--store', '"redis"']],
+    ['--store redis without a URL', { argv: ['--store', 'redis'] }, ['--redis-url', 'REDIS_URL']],
+    ['a Redis URL of another scheme', { env: { REDIS_URL: 'http://cache:6379' } }, ['REDIS_URL', 'redis://']],
   ])('%s is a one-line error naming its origin', (_name, sources, parts) => {
     const message = failure(sources);
     expect(message).not.toContain('\n');
     for (const part of parts) expect(message).toContain(part);
+  });
+
+  it('never shows a bad value of a setting that may hold a secret (a Redis URL with its password)', () => {
+    const message = failure({ argv: ['--store', 'redis', '--redis-url', 'redis//:hunter2@cache:6379'] });
+    expect(message).toMatch(/^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL\.$/);
   });
 
   it('names the env variable, not .env, when the bad value came from the environment', () => {

@@ -37,7 +37,7 @@ export function temporaryDataDirectory(): string {
 export function cleanEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(LLM_|OPENAI_|OLLAMA_|PORT$|HOST$|AUTH_TOKEN$|STREAM$|TEMPERATURE$|STORE$|DATA_DIR$)/.test(key)) {
+    if (!/^(LLM_|OPENAI_|OLLAMA_|PORT$|HOST$|AUTH_TOKEN$|STREAM$|TEMPERATURE$|STORE$|DATA_DIR$|REDIS_URL$)/.test(key)) {
       env[key] = value;
     }
   }

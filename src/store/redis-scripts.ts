@@ -1,0 +1,63 @@
+/**
+ * The Lua scripts of the Redis store. Redis runs a script alone: no other client's command runs
+ * between its reads and its writes, so each is one atomic step. Every key a script touches is
+ * passed in KEYS. Numbers come in as text and are compared as numbers.
+ */
+
+/** What `put` answers: saved; refused on the revision; or refused for room. */
+export const putOutcome = { saved: 0, conflict: 1, full: 2 } as const;
+
+/**
+ * Saves a session over the revision it names. KEYS: the session's hash, the index of sessions by
+ * expiry (a sorted set), the session's event log. ARGV: id, record (JSON), revision, expiry (ms
+ * since the epoch), time to live (ms), expected revision ('' for none), now (ms), most sessions.
+ * Returns {0}, {1, stored revision} or {2, expiry of the session that expires first}.
+ */
+export const putScript = `
+local held = redis.call('HMGET', KEYS[1], 'revision', 'expires_at')
+local now = tonumber(ARGV[7])
+local live = held[2] and tonumber(held[2]) > now
+if live and ARGV[6] ~= '' and tonumber(held[1]) ~= tonumber(ARGV[6]) then
+  return {1, tonumber(held[1])}
+end
+if not live and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then
+    local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    return {2, tonumber(oldest[2])}
+  end
+end
+redis.call('HSET', KEYS[1], 'revision', ARGV[3], 'expires_at', ARGV[4], 'record', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return {0}
+`;
+
+/** Removes a session and its event log. KEYS: the session's hash, its event log, the index. ARGV: id. */
+export const deleteScript = `
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
+return 0
+`;
+
+/**
+ * Adds a batch of events to a session's log, a stream of one entry per batch holding the turn's
+ * sequence, the last index of the batch and its frames. A newer turn's batch replaces the log; an
+ * older turn's is dropped. The log lives as long as its session (or `orphan ttl` when the session
+ * is not stored) and keeps its latest `max entries` batches. KEYS: the log, the session's hash.
+ * ARGV: sequence, last index, frames, max entries, orphan ttl (ms). Returns 1 when added, else 0.
+ */
+export const appendScript = `
+local latest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if latest then
+  local logged = tonumber(latest[2][2])
+  if logged > tonumber(ARGV[1]) then return 0 end
+  if logged < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+end
+redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[4], '*', 'sequence', ARGV[1], 'last', ARGV[2], 'frames', ARGV[3])
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl <= 0 then ttl = tonumber(ARGV[5]) end
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+`;

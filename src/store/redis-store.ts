@@ -1,0 +1,122 @@
+import { AppError } from '../errors.js';
+import { parseStoredRecord } from '../sessions/session-record.js';
+import { loggedEvents } from './logged-events.js';
+import { type RedisConnection, RedisFailure, type RedisReply } from './redis-connection.js';
+import { appendScript, deleteScript, putOutcome, putScript } from './redis-scripts.js';
+import { assertRevision } from './revision.js';
+import type { SessionStore } from './session-store.js';
+
+export interface RedisStoreOptions {
+  connection: RedisConnection;
+  /** Prefix of every key, to share a Redis database (default `llm-chat-server:`). */
+  prefix?: string;
+  now?: () => number;
+  /** Most sessions kept; a new one more is refused with `too_many_sessions` (default 10,000). */
+  maxSessions?: number;
+}
+
+/** Batches of events a turn's log keeps (one per append: a step, a second of tokens, or 256 events). */
+export const maxLoggedBatches = 10_000;
+
+/** How long the log of a session that is not stored lives. */
+const orphanLogTtl = 3_600_000;
+
+const text = (reply: RedisReply | undefined) => (typeof reply === 'string' ? reply : undefined);
+
+/**
+ * Sessions in Redis, shared by every process that opens the same database. Each session is a hash
+ * (its record as JSON, revision and expiry) with a Redis TTL, so Redis removes it when idle; the
+ * expiry is also kept in the hash and checked on read against `now`, and in a sorted set of
+ * sessions by expiry that counts them for `maxSessions`. A save is one Lua script: its revision
+ * check, room check and write are atomic across processes. The default session id is a plain
+ * key; a session's event log is a stream (one entry per batch of events) that expires with it.
+ * Redis failures become `store_unavailable` (503).
+ */
+export function createRedisStore(options: RedisStoreOptions): SessionStore {
+  const { connection } = options;
+  const prefix = options.prefix ?? 'llm-chat-server:';
+  const now = options.now ?? Date.now;
+  const maxSessions = options.maxSessions ?? 10_000;
+  const sessionKey = (id: string) => `${prefix}session:${id}`;
+  const eventsKey = (id: string) => `${prefix}events:${id}`;
+  const indexKey = `${prefix}sessions`;
+  const defaultKey = `${prefix}default-session`;
+
+  const send = async (action: string, command: string[]) => {
+    try {
+      return await connection.send(command);
+    } catch (error) {
+      if (!(error instanceof RedisFailure)) throw error;
+      throw new AppError(
+        'store_unavailable',
+        `The session store could not ${action}: ${error.reason}. Try again later.`,
+      );
+    }
+  };
+  const script = (action: string, source: string, keys: string[], values: Array<string | number>) =>
+    send(action, ['EVAL', source, String(keys.length), ...keys, ...values.map(String)]);
+
+  return {
+    async get(id) {
+      const reply = await send('read the session', ['HMGET', sessionKey(id), 'expires_at', 'record']);
+      const [expiresAt, record] = Array.isArray(reply) ? reply.map(text) : [];
+      if (record === undefined || !(Number(expiresAt) > now())) return undefined;
+      return parseStoredRecord(JSON.parse(record));
+    },
+    async put(record, { ttlMilliseconds, ifRevision }) {
+      const time = now();
+      const keys = [sessionKey(record.id), indexKey, eventsKey(record.id)];
+      const reply = await script('save the session', putScript, keys, [
+        record.id,
+        JSON.stringify(record),
+        record.revision ?? 0,
+        time + ttlMilliseconds,
+        ttlMilliseconds,
+        ifRevision ?? '',
+        time,
+        maxSessions,
+      ]);
+      const [outcome, value] = reply as number[];
+      if (outcome === putOutcome.conflict) assertRevision(record.id, value, ifRevision ?? 0);
+      if (outcome === putOutcome.full) {
+        throw new AppError(
+          'too_many_sessions',
+          `The server holds its most sessions (${maxSessions}, --max-sessions); try again when one expires.`,
+          { retry_after_seconds: Math.max(1, Math.ceil((value - time) / 1000)) },
+        );
+      }
+    },
+    async delete(id) {
+      await script('delete the session', deleteScript, [sessionKey(id), eventsKey(id), indexKey], [id]);
+    },
+    async getDefaultSessionId() {
+      return text(await send('read the default session', ['GET', defaultKey]));
+    },
+    async setDefaultSessionId(id) {
+      await send('save the default session', ['SET', defaultKey, id]);
+    },
+    // Each save is one script, which Redis runs with no other command in between.
+    atomicRevisions: true,
+    events: {
+      async append(sessionId, sequence, events) {
+        const last = events.at(-1);
+        if (!last) return;
+        const frames = events.length === 1 ? last.frame : events.map((entry) => entry.frame).join('');
+        await script(
+          'save the turn events',
+          appendScript,
+          [eventsKey(sessionId), sessionKey(sessionId)],
+          [sequence, last.index, frames, maxLoggedBatches, orphanLogTtl],
+        );
+      },
+      async read(sessionId, sequence, after) {
+        const reply = await send('read the turn events', ['XRANGE', eventsKey(sessionId), '-', '+']);
+        const entries = (Array.isArray(reply) ? reply : []) as Array<[string, string[]]>;
+        // Fields in the order appendScript wrote them: sequence, last, frames.
+        return entries.flatMap(([, [, logged, , last, , frames]]) =>
+          Number(logged) === sequence && Number(last) > after ? loggedEvents(frames, after) : [],
+        );
+      },
+    },
+  };
+}

@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { maxUnsavedEvents } from '../../src/chat/turn-channels.js';
+import { closedPort } from '../helpers/closed-port.js';
+import { createHold } from '../helpers/fake-upstream.js';
+import { useRedisServer } from '../helpers/redis-server.js';
+import { runToExit, startServer } from '../helpers/server-process.js';
+import { openStream, parseSse } from '../helpers/sse.js';
+import { temporaryDirectory } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
+
+// The real server on --store redis, against a real redis-server that asks for a password.
+const password = 'redis-password-3c9e1f';
+const redis = useRedisServer({ password });
+const upstream = useFakeUpstream();
+
+const post = (url: string, path: string, body: unknown) =>
+  fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+
+describe.each(['node', 'bun'] as const)('the server on --store redis, on %s', { timeout: 120_000 }, (runtime) => {
+  it('keeps sessions, their history and the default session across a crash, and never logs the password', async () => {
+    const cwd = await temporaryDirectory();
+    // The URL from the environment, as a deployment would pass it.
+    const start = () =>
+      startServer(['--ollama-base-url', upstream.url, '--store', 'redis'], {
+        cwd,
+        runtime,
+        env: { REDIS_URL: redis.url },
+      });
+    const first = await start();
+    let sessionId: string;
+    try {
+      const started = await post(first.url, '/start_session', { temperature: 0.3 });
+      expect(started.status).toBe(201);
+      sessionId = ((await started.json()) as { session_id: string }).session_id;
+      upstream.reply({ text: ['Kept in Redis.'] });
+      const answered = await post(first.url, '/user_request', { input: 'remember this', session_id: sessionId });
+      expect(await answered.json()).toMatchObject({ message: 'Kept in Redis.' });
+      expect(first.output()).toContain(
+        `sessions: Redis at redis://:***@127.0.0.1:${redis.port} (they survive restarts)`,
+      );
+    } finally {
+      await first.kill();
+    }
+
+    const second = await start();
+    try {
+      const state = (await (await fetch(`${second.url}/session_state`)).json()) as any;
+      expect(state).toMatchObject({ session_id: sessionId, temperature: 0.3, status: 'idle' });
+      expect(state.messages.slice(-2)).toMatchObject([
+        { role: 'user', content: 'remember this' },
+        { role: 'assistant', content: 'Kept in Redis.' },
+      ]);
+    } finally {
+      await second.stop();
+    }
+    expect(first.output() + second.output()).not.toContain(password);
+  });
+
+  it('exits 2 with one line naming the address when Redis cannot be reached', async () => {
+    const port = await closedPort();
+    const { code, stderr } = await runToExit(
+      ['--store', 'redis', '--redis-url', `redis://:${password}@127.0.0.1:${port}`],
+      {
+        cwd: await temporaryDirectory(),
+        runtime,
+      },
+    );
+    expect(code).toBe(2);
+    expect(stderr).toBe(
+      `llm-chat-server: cannot connect to Redis at redis://:***@127.0.0.1:${port}: the connection failed (ECONNREFUSED).\n`,
+    );
+  });
+});
+
+describe('a crash in the middle of a streaming turn, on --store redis', { timeout: 120_000 }, () => {
+  it('is not recovered (another server might run it): a resume replays the log and closes, and the next request goes on', async () => {
+    const cwd = await temporaryDirectory();
+    const start = () =>
+      startServer(['--ollama-base-url', upstream.url, '--store', 'redis', '--redis-url', redis.url], { cwd });
+    let server = await start();
+    try {
+      // More tokens than may wait unsaved: the first ones are in the log when the client has them all.
+      const words = Array.from({ length: maxUnsavedEvents + 20 }, (_, index) => `w${index} `);
+      upstream.reply({ text: [...words, 'never sent'], holds: [createHold(words.length)] });
+      const stream = openStream(await post(server.url, '/user_request', { input: 'talk', stream: true }));
+      const lastWord = words.at(-1) as string;
+      const seen = parseSse(await stream.until((text) => text.includes(JSON.stringify(lastWord)), 15_000));
+      const sessionId = seen[0].data.session_id;
+
+      await server.kill();
+      server = await start();
+      const resumed = await fetch(`${server.url}/events?session_id=${sessionId}`, {
+        headers: { 'last-event-id': seen[1].id as string },
+      });
+      const replay = parseSse(await resumed.text());
+      expect(replay.slice(0, 3).map((event) => event.data.content)).toEqual(['w1 ', 'w2 ', 'w3 ']);
+      expect(replay.map((event) => event.event)).not.toContain('error');
+
+      const state = (await (await fetch(`${server.url}/session_state?session_id=${sessionId}`)).json()) as any;
+      expect(state).toMatchObject({ status: 'idle' });
+      expect(state.messages.at(-1)).toMatchObject({ role: 'user', content: 'talk' });
+      upstream.reply({ text: ['Going on.'] });
+      const next = await post(server.url, '/user_request', { input: 'again', session_id: sessionId });
+      expect(await next.json()).toMatchObject({ message: 'Going on.' });
+    } finally {
+      await server.stop();
+    }
+  });
+});
