@@ -35,6 +35,8 @@ export interface ServerParts {
   recoverInterruptedTurns?: boolean;
   /** Where the server's work is counted, served at `GET /metrics` (Node and Bun); none when absent. */
   metrics?: Metrics;
+  /** What the start-up probe of the LLM requests with (default: the global `fetch`). */
+  probeFetch?: typeof fetch;
 }
 
 /**
@@ -51,7 +53,7 @@ export function composeServer(parts: ServerParts) {
   ];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });
   const upstream = createUpstreamStatus({
-    probe: createUpstreamProbe(config),
+    probe: createUpstreamProbe({ ...config, fetch: parts.probeFetch }),
     clock: systemClock,
     interval: config.upstreamCheckInterval,
   });

@@ -14,6 +14,7 @@ import { nodeMetrics } from './node-metrics.js';
 import { startNodeTracing } from './node-tracing.js';
 import { defaultDataDirectory, openSqliteStore, type SqliteStoreFile, StoreOpenError } from './open-sqlite-store.js';
 import { packageInfo } from './package-info.js';
+import { smallFetch } from './small-fetch.js';
 import { createStdioStarter } from './stdio-transport.js';
 
 export function fail(message: string): never {
@@ -80,6 +81,8 @@ export async function prepareServer() {
     // One process per store: a turn it finds marked running by an earlier run was cut off.
     recoverInterruptedTurns: true,
     metrics: nodeMetrics(config),
+    // Node's fetch would build its HTTP parser for the probe: a server no one has chatted with does without it.
+    probeFetch: smallFetch,
   });
   await logSources(logger, envFile, serversPath);
   logger.info(
