@@ -41,6 +41,8 @@ export interface ServerParts {
    * when `--public-url` is unset; `http://<--host>:<--port>` when absent.
    */
   listenAddress?: () => string | undefined;
+  /** What the start-up probe of the LLM requests with (default: the global `fetch`). */
+  probeFetch?: typeof fetch;
 }
 
 /** `http://<host>:<port>` as the settings name it (an IPv6 address in brackets). */
@@ -69,7 +71,7 @@ export function composeServer(parts: ServerParts) {
   ];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });
   const upstream = createUpstreamStatus({
-    probe: createUpstreamProbe(config),
+    probe: createUpstreamProbe({ ...config, fetch: parts.probeFetch }),
     clock: systemClock,
     interval: config.upstreamCheckInterval,
   });

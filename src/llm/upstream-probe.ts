@@ -23,6 +23,8 @@ export interface UpstreamProbeOptions {
   apiKey?: string;
   /** The longest a check may take (default 3 s); past it the LLM counts as unreachable. */
   timeoutMilliseconds?: number;
+  /** What the clients request with (default: the global `fetch`). */
+  fetch?: typeof fetch;
 }
 
 /** Ollama: `/api/version` says it runs, `/api/tags` whether the model is pulled. OpenAI: `/models`. */
@@ -44,9 +46,10 @@ export function createUpstreamProbe(options: UpstreamProbeOptions): UpstreamProb
 async function checkOllama(options: UpstreamProbeOptions, timeout: number): Promise<ProbeOutcome> {
   const { Ollama } = await loadOllama();
   const signal = AbortSignal.timeout(timeout);
+  const send = options.fetch ?? fetch;
   const client = new Ollama({
     host: options.ollamaBaseUrl,
-    fetch: (input, init) => fetch(input, { ...init, signal }),
+    fetch: (input, init) => send(input, { ...init, signal }),
   });
   await client.version();
   const { models } = await client.list();
@@ -64,6 +67,7 @@ async function checkOpenAi(options: UpstreamProbeOptions, timeout: number): Prom
     defaultHeaders: options.apiKey ? undefined : { Authorization: null },
     maxRetries: 0,
     timeout,
+    fetch: options.fetch,
   });
   try {
     await client.models.list();

@@ -14,7 +14,7 @@ export interface PackageInfo {
   variables: Record<string, string>;
 }
 
-// This file lies in src/node (sources) or dist/node (compiled): the package root is two levels up either way.
+// This module lies in src/node (sources), dist/node (compiled) or dist/cli (bundled): the package root is two levels up each time.
 const root = new URL('../../', import.meta.url);
 
 export function packageInfo(): PackageInfo {

@@ -13,6 +13,7 @@ import { startNodeTracing } from './node-tracing.js';
 import { openSessionStore } from './open-session-store.js';
 import { StoreOpenError } from './open-sqlite-store.js';
 import { packageInfo } from './package-info.js';
+import { smallFetch } from './small-fetch.js';
 import { createStdioStarter } from './stdio-transport.js';
 
 export function fail(message: string): never {
@@ -83,6 +84,8 @@ export async function prepareServer() {
     recoverInterruptedTurns: opened.onlyRunner,
     metrics: nodeMetrics(config),
     listenAddress: () => listenAddress,
+    // Node's fetch would build its HTTP parser for the probe: a server no one has chatted with does without it.
+    probeFetch: smallFetch,
   });
   await logSources(logger, envFile, serversPath);
   opened.describe(logger);

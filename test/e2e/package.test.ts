@@ -66,6 +66,7 @@ describe('the package as a user installs it', () => {
         expect.arrayContaining([
           'LICENSE',
           'bin/llm-chat-server.js',
+          'dist/cli/llm-chat-server.js',
           'config/servers.json',
           'dist/index.js',
           'dist/client/index.js',
@@ -103,6 +104,9 @@ describe('the package as a user installs it', () => {
         const script = /src="(\/assets\/app-\w+\.js)"/.exec(page)?.[1];
         expect(await (await fetch(`${server.url}${script}`)).text()).toContain('llm-chat-server.chats');
         expect(state.tools.map((tool: { name: string }) => tool.name)).toContain('write_file');
+        // The bin runs the bundle (dist/cli): the OpenAPI layer is in it, prom-client in a chunk loaded on first use.
+        expect((await (await fetch(`${server.url}/openapi.json`)).json()).paths).toHaveProperty('/user_request');
+        expect(await (await fetch(`${server.url}/metrics`)).text()).toContain('llm_chat_http_requests_total');
 
         const writeCall = { name: 'write_file', arguments: { path: 'note.txt', content: 'written from the package' } };
         upstream.reply({ toolCalls: [writeCall] }, { text: ['Written.'] });

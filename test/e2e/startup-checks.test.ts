@@ -83,6 +83,11 @@ describe('start-up checks of the real server', { timeout: 60_000 }, () => {
     await server.until('the ollama LLM is reachable');
     expect(server.stderrLines().filter((line) => /ollama (serve|pull)|no API key/.test(line))).toEqual([]);
     expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ status: 'ok', upstream: 'reachable' });
+    // The probe goes through node:http, not Node's fetch (which sends `sec-fetch-mode`): fetch's HTTP
+    // parser, a few MiB, is built at the first chat, not at start-up.
+    const probes = upstream.requests.filter((request) => request.path === '/api/version');
+    expect(probes.length).toBeGreaterThan(0);
+    expect(probes.map((request) => request.headers['sec-fetch-mode'])).toEqual(probes.map(() => undefined));
   });
 
   it('warns when a remote OpenAI-compatible API has no key, and not when the API is local', async () => {
