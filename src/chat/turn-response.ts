@@ -21,17 +21,8 @@ export function toolResultEvent(call: ToolCallState): TurnEvent {
   };
 }
 
-/** A call's status as clients see it. */
-export const publicStatus = {
-  pending: 'pending',
-  approved: 'pending',
-  running: 'pending',
-  executed: 'executed',
-  failed: 'executed',
-  not_run: 'not_run',
-  denied: 'denied',
-  expired: 'denied',
-} as const;
+/** A call's status as clients see it: how it ended, or `pending` while it has not. */
+export const publicStatus = { ...resultStatus, pending: 'pending', approved: 'pending', running: 'pending' } as const;
 
 /** The JSON response (and `done` data) for the turn as it stands. */
 export function turnResponse(session: SessionRecord, turn: TurnState, message: string): TurnResponse {
