@@ -2,13 +2,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openRedisStore, type RedisStoreConnection } from '../../src/node/open-redis-store.js';
 import { openSessionStore } from '../../src/node/open-session-store.js';
 import { StoreOpenError } from '../../src/node/open-sqlite-store.js';
-import type { SessionRecord } from '../../src/sessions/session-record.js';
 import type { RedisConnection } from '../../src/store/redis-connection.js';
 import { createRedisStore, maxLoggedBatches } from '../../src/store/redis-store.js';
 import type { TurnEventLog } from '../../src/store/session-store.js';
 import { closedPort } from '../helpers/closed-port.js';
 import { startRedisServer, useRedisServer } from '../helpers/redis-server.js';
-import { loggedToken, sampleRecord, sessionStoreContract } from './session-store-contract.js';
+import { loggedToken, raceDecisions, sampleRecord, sessionStoreContract } from './session-store-contract.js';
 
 const redis = useRedisServer();
 const open: RedisStoreConnection[] = [];
@@ -60,22 +59,7 @@ describe('the Redis store', () => {
   it('gives 100 concurrent decisions on one pending call, made through two connections, exactly one winner', async () => {
     const stores = [(await connect({ prefix: 'race:' })).store, (await connect({ prefix: 'race:' })).store];
     await stores[0].put(sampleRecord('s1', { revision: 1 }), { ttlMilliseconds: 60_000 });
-    const decide = async (approver: number) => {
-      const store = stores[approver % 2];
-      const record = (await store.get('s1')) as SessionRecord;
-      const call = record.turn?.tool_calls[0];
-      if (call?.status !== 'pending') return false;
-      Object.assign(call, { status: 'approved', reason: `approver ${approver}` });
-      const read = record.revision ?? 0;
-      try {
-        await store.put({ ...record, revision: read + 1 }, { ttlMilliseconds: 60_000, ifRevision: read });
-        return true;
-      } catch (error) {
-        expect(error).toMatchObject({ code: 'session_conflict' });
-        return false;
-      }
-    };
-    const outcomes = await Promise.all(Array.from({ length: 100 }, (_, approver) => decide(approver)));
+    const outcomes = await raceDecisions(stores);
     expect(outcomes.filter(Boolean)).toHaveLength(1);
     expect(await stores[1].get('s1')).toMatchObject({
       revision: 2,

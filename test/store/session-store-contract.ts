@@ -58,6 +58,30 @@ export function loggedToken(index: number, content: string): LoggedEvent {
   return { index, event, frame: eventFrame(event, `1.${index}`) };
 }
 
+/**
+ * `count` approvers race to decide the one pending call of session `s1`, each reading it and
+ * saving it back with `ifRevision`, approver n through `stores[n % stores.length]`. Resolves to
+ * whether each one's save won; a loser must fail with `session_conflict`.
+ */
+export function raceDecisions(stores: SessionStore[], count = 100): Promise<boolean[]> {
+  const decide = async (approver: number) => {
+    const store = stores[approver % stores.length];
+    const record = (await store.get('s1')) as SessionRecord;
+    const call = record.turn?.tool_calls[0];
+    if (call?.status !== 'pending') return false;
+    Object.assign(call, { status: approver % 2 ? 'approved' : 'denied', reason: `approver ${approver}` });
+    const read = record.revision ?? 0;
+    try {
+      await store.put({ ...record, revision: read + 1 }, { ttlMilliseconds: 60_000, ifRevision: read });
+      return true;
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'session_conflict' });
+      return false;
+    }
+  };
+  return Promise.all(Array.from({ length: count }, (_, approver) => decide(approver)));
+}
+
 export interface StoreHarness {
   store: SessionStore;
   /** Lets `milliseconds` pass for the store (a fake clock, or real waiting where the driver needs it). */
@@ -192,21 +216,7 @@ export function sessionStoreContract(
     atomically?.('gives 100 concurrent decisions on one pending call exactly one winner', async () => {
       const { store } = await create();
       await store.put(sampleRecord('s1', { revision: 1 }), { ttlMilliseconds: 60_000 });
-      const decide = async (approver: number) => {
-        const record = (await store.get('s1')) as SessionRecord;
-        const call = record.turn?.tool_calls[0];
-        if (call?.status !== 'pending') return false;
-        Object.assign(call, { status: approver % 2 ? 'approved' : 'denied', reason: `approver ${approver}` });
-        const read = record.revision ?? 0;
-        try {
-          await store.put({ ...record, revision: read + 1 }, { ttlMilliseconds: 60_000, ifRevision: read });
-          return true;
-        } catch (error) {
-          expect(error).toMatchObject({ code: 'session_conflict' });
-          return false;
-        }
-      };
-      const outcomes = await Promise.all(Array.from({ length: 100 }, (_, approver) => decide(approver)));
+      const outcomes = await raceDecisions([store]);
       expect(outcomes.filter(Boolean)).toHaveLength(1);
       const winner = outcomes.indexOf(true);
       const stored = await store.get('s1');

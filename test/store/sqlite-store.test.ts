@@ -3,11 +3,10 @@ import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/node/open-sqlite-store.js';
-import type { SessionRecord } from '../../src/sessions/session-record.js';
 import type { TurnEventLog } from '../../src/store/session-store.js';
 import { createSqliteStore } from '../../src/store/sqlite-store.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
-import { loggedToken, sampleRecord, sessionStoreContract } from './session-store-contract.js';
+import { loggedToken, raceDecisions, sampleRecord, sessionStoreContract } from './session-store-contract.js';
 
 const directories: string[] = [];
 const open: Array<{ close(): unknown }> = [];
@@ -79,22 +78,7 @@ describe('the SQLite store', () => {
     const path = join(await dataDirectory(), 'sessions.db');
     const stores = [createSqliteStore({ database: connect(path) }), createSqliteStore({ database: connect(path) })];
     await stores[0].put(sampleRecord('s1', { revision: 1 }), { ttlMilliseconds: 60_000 });
-    const decide = async (approver: number) => {
-      const store = stores[approver % 2];
-      const record = (await store.get('s1')) as SessionRecord;
-      const call = record.turn?.tool_calls[0];
-      if (call?.status !== 'pending') return false;
-      Object.assign(call, { status: 'approved', reason: `approver ${approver}` });
-      const read = record.revision ?? 0;
-      try {
-        await store.put({ ...record, revision: read + 1 }, { ttlMilliseconds: 60_000, ifRevision: read });
-        return true;
-      } catch (error) {
-        expect(error).toMatchObject({ code: 'session_conflict' });
-        return false;
-      }
-    };
-    const outcomes = await Promise.all(Array.from({ length: 100 }, (_, approver) => decide(approver)));
+    const outcomes = await raceDecisions(stores);
     expect(outcomes.filter(Boolean)).toHaveLength(1);
     const stored = await stores[1].get('s1');
     expect(stored).toMatchObject({
