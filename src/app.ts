@@ -137,7 +137,7 @@ export function createApp(dependencies: AppDependencies) {
     tools,
     logger,
     version: dependencies.version,
-    output: createTurnOutput({ maxBuffered: config.maxStreamBufferBytes }),
+    output: createTurnOutput({ maxBuffered: config.maxStreamBufferBytes, streams: metrics?.streams.bind(metrics) }),
     sessionRoute: (route, scope) => sessionRoute(route, scope, gate),
   };
 

@@ -7,7 +7,8 @@ const methods = new Set(['GET', 'POST', 'HEAD', 'OPTIONS', 'PUT', 'PATCH', 'DELE
 
 /**
  * Counts every request by method, route pattern and status (a path no route matches is `none`:
- * paths come from clients), timed to the response's start; keeps the count of open event streams.
+ * paths come from clients), timed to the response's start. (Open event streams are counted where
+ * they are made: `createTurnOutput`.)
  */
 export function requestMetrics(metrics: Metrics, clock: Clock): MiddlewareHandler {
   return async (c, next) => {
@@ -22,41 +23,5 @@ export function requestMetrics(metrics: Metrics, clock: Clock): MiddlewareHandle
       },
       (clock.now() - started) / 1000,
     );
-    if (c.res.body && c.res.headers.get('content-type')?.startsWith('text/event-stream')) {
-      c.res = new Response(counted(c.res.body, metrics), c.res);
-    }
   };
-}
-
-/** `body`, counted among the open streams until it ends or its reader leaves. */
-function counted(body: ReadableStream<Uint8Array>, metrics: Metrics): ReadableStream<Uint8Array> {
-  const reader = body.getReader();
-  let open = true;
-  const close = () => {
-    if (!open) return;
-    open = false;
-    metrics.streams(-1);
-  };
-  metrics.streams(1);
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            close();
-            controller.close();
-          } else controller.enqueue(value);
-        } catch (error) {
-          close();
-          controller.error(error);
-        }
-      },
-      cancel(reason) {
-        close();
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
 }

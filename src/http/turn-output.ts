@@ -13,8 +13,13 @@ export function wantsStream(c: Context, field: boolean | undefined, sessionDefau
 }
 
 /** How turn feeds leave as HTTP responses, with the server's stream limits. */
-export function createTurnOutput(options: { maxBuffered: number }) {
-  const stream = (feed: TurnFeed) => eventStream(feed, options.maxBuffered);
+export function createTurnOutput(options: {
+  maxBuffered: number;
+  /** Told of each event stream as it opens (1) and as it ends, fails or its reader leaves (-1). */
+  streams?: (change: 1 | -1) => void;
+}) {
+  const counted = options.streams ?? (() => {});
+  const stream = (feed: TurnFeed) => eventStream(feed, options.maxBuffered, counted);
   return {
     /** The feed as an event stream (204 when it has nothing to send). */
     stream,
@@ -42,7 +47,7 @@ const defer: (task: () => void) => void =
  * than `maxBuffered` bytes of live events wait for it (its connection fails; EventSource resumes
  * with Last-Event-ID).
  */
-function eventStream(feed: TurnFeed, maxBuffered: number): Response {
+function eventStream(feed: TurnFeed, maxBuffered: number, counted: (change: 1 | -1) => void): Response {
   let following: Following | undefined;
   let subscriber: Subscriber | undefined;
   let replaying = true;
@@ -55,6 +60,12 @@ function eventStream(feed: TurnFeed, maxBuffered: number): Response {
   let waiting = 0;
   let replayWaiting = 0;
   let flush = () => {};
+  let open = false;
+  const ended = () => {
+    if (!open) return;
+    open = false;
+    counted(-1);
+  };
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
@@ -82,6 +93,7 @@ function eventStream(feed: TurnFeed, maxBuffered: number): Response {
           }
           if (closing && backlog.length === 0) {
             closed = true;
+            ended();
             controller.close();
           }
         };
@@ -96,6 +108,7 @@ function eventStream(feed: TurnFeed, maxBuffered: number): Response {
           if (!replaying && waiting - replayWaiting > maxBuffered) {
             closed = true;
             backlog.length = 0;
+            ended();
             controller.error(new Error(`more than ${maxBuffered} bytes unsent: the client does not read`));
             following?.leave();
             return;
@@ -121,14 +134,21 @@ function eventStream(feed: TurnFeed, maxBuffered: number): Response {
       },
       cancel() {
         closed = true;
+        ended();
         backlog.length = 0;
         following?.leave();
       },
     },
     new ByteLengthQueuingStrategy({ highWaterMark: Math.min(maxBuffered, 65_536) }),
   );
+  // Counted before following: a replay of an ended turn may close the stream within `follow`.
+  open = true;
+  counted(1);
   following = feed.follow(subscriber as Subscriber);
   replaying = false;
-  if (following.result === 'nothing') return new Response(null, { status: 204 });
+  if (following.result === 'nothing') {
+    ended();
+    return new Response(null, { status: 204 });
+  }
   return new Response(body, { status: 200, headers: sseHeaders });
 }

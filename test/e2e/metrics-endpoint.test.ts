@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createHold } from '../helpers/fake-upstream.js';
 import { parseSamples, sampleValue } from '../helpers/prometheus-text.js';
 import { startServer } from '../helpers/server-process.js';
 import { canaryApiKey, temporaryDirectory } from '../helpers/test-app.js';
@@ -33,6 +34,43 @@ describe.each(['node', 'bun'] as const)('GET /metrics of the real server on %s',
       expect(sampleValue(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
       expect(text).not.toContain(canaryApiKey);
       expect(text).not.toContain(token);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('stops counting an event stream when its client goes away, while the turn goes on', async () => {
+    const server = await startServer(['--ollama-base-url', upstream.url, '--auth-token', token], {
+      cwd: await temporaryDirectory(),
+      runtime,
+    });
+    try {
+      const auth = { authorization: `Bearer ${token}` };
+      const openStreams = async () =>
+        sampleValue(
+          parseSamples(await (await fetch(`${server.url}/metrics`, { headers: auth })).text()),
+          'llm_chat_open_streams',
+        );
+      const hold = createHold(1);
+      upstream.reply({ text: ['first ', 'second'], holds: [hold] });
+      const client = new AbortController();
+      const answer = await fetch(`${server.url}/user_request`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ input: 'go' }),
+        signal: client.signal,
+      });
+      await answer.body?.getReader().read();
+      await hold.reached;
+      expect(await openStreams()).toBe(1);
+      client.abort();
+      // The server learns of the closed socket on its own time: ask until it has (bounded).
+      let open = await openStreams();
+      for (let asked = 1; open !== 0 && asked < 200; asked += 1) open = await openStreams();
+      expect(open).toBe(0);
+      hold.release();
+      const replay = await fetch(`${server.url}/events`, { headers: { ...auth, 'last-event-id': '1.0' } });
+      expect(await replay.text()).toContain('event: done');
     } finally {
       await server.stop();
     }

@@ -14,7 +14,7 @@ import { createMemoryStore } from '../../src/store/memory-store.js';
 import { observedTools } from '../../src/tools/observed-tools.js';
 import { noTools, type ToolProvider } from '../../src/tools/tool-provider.js';
 import { closedPort } from '../helpers/closed-port.js';
-import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
+import { createHold, type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { parseSamples, sampleValue } from '../helpers/prometheus-text.js';
@@ -197,6 +197,35 @@ describe('GET /metrics after a scripted conversation', () => {
     expect(sampleValue(samples, 'llm_chat_turns_ended_total', { outcome: 'stopped' })).toBe(2);
     expect(sampleValue(samples, 'llm_chat_tool_decisions_total', { kind: 'user', decision: 'denied' })).toBe(1);
     expect(sampleValue(samples, 'llm_chat_pending_approvals')).toBe(0);
+  });
+
+  it('counts each stream that follows a turn, until it ends', async () => {
+    const t = await setup();
+    const open = async () => sampleValue((await t.scrape()).samples, 'llm_chat_open_streams');
+    const hold = createHold(1);
+    upstream.reply({ text: ['first ', 'second'], holds: [hold] });
+    const stream = await t.app.request('/user_request', {
+      method: 'POST',
+      headers: { ...t.auth, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ input: 'go' }),
+    });
+    const first = stream.body!.getReader();
+    await first.read();
+    await hold.reached;
+    const follower = await t.app.request('/events', { headers: t.auth });
+    expect(follower.status).toBe(200);
+    const second = follower.body!.getReader();
+    await second.read();
+    expect(await open()).toBe(2);
+    hold.release();
+    while (!(await first.read()).done);
+    while (!(await second.read()).done);
+    expect(await open()).toBe(0);
+    // A replay of the ended turn is a stream too, and ends with its replay.
+    const replay = await t.app.request('/events', { headers: { ...t.auth, 'last-event-id': '1.0' } });
+    expect(replay.status).toBe(200);
+    expect(await replay.text()).toContain('event: done');
+    expect(await open()).toBe(0);
   });
 
   it('is behind the bearer token, and absent without a metrics driver', async () => {
