@@ -1,5 +1,7 @@
 // Start-up time and idle memory of a process that serves HTTP: spawn → first 200 on a path, then
-// its resident memory once it has served that request and sat idle. Part of `npm run bench`.
+// its resident memory once it has served that request and sat idle: a second after (what start-up
+// left behind) and once settled (V8 gives back start-up garbage after some 8 s of low allocation:
+// its memory reducer). Part of `npm run bench`.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -20,6 +22,8 @@ export interface StartupSample {
   cpuMilliseconds: number;
   /** VmRSS after the first 200 and `idle` ms of rest, in MiB. */
   rssMebibytes: number;
+  /** VmRSS after the first 200 and `settle` ms of rest, in MiB: the idle process. */
+  settledMebibytes: number;
 }
 
 const delay = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
@@ -57,8 +61,16 @@ function rssMebibytes(pid: number): number {
   return kibibytes / 1024;
 }
 
-/** One start: spawn, poll `path` every 2 ms until 200, rest `idle` ms, read RSS, stop the process. */
-export async function startOnce(target: StartupTarget, idle: number): Promise<StartupSample> {
+/**
+ * One start: spawn, poll `path` every 2 ms until 200, rest `idle` ms, read RSS; then, while the
+ * caller goes on (an idle process takes no CPU from the next start), rest until `settle` ms, read
+ * RSS again and stop the process: `settled` resolves then.
+ */
+export async function startOnce(
+  target: StartupTarget,
+  idle: number,
+  settle: number,
+): Promise<{ settled: Promise<StartupSample> }> {
   const port = await freePort();
   let output = '';
   const began = performance.now();
@@ -74,6 +86,10 @@ export async function startOnce(target: StartupTarget, idle: number): Promise<St
   child.once('exit', (code) => {
     exitCode = code;
   });
+  const stop = async () => {
+    if (exitCode === undefined) child.kill('SIGINT');
+    await exited;
+  };
   try {
     while ((await status(port, target.path)) !== 200) {
       if (exitCode !== undefined) throw new Error(`${target.name} exited ${exitCode}: ${output}`);
@@ -82,28 +98,41 @@ export async function startOnce(target: StartupTarget, idle: number): Promise<St
     const milliseconds = performance.now() - began;
     const cpu = cpuMilliseconds(child.pid as number);
     await delay(idle);
-    return { milliseconds, cpuMilliseconds: cpu, rssMebibytes: rssMebibytes(child.pid as number) };
-  } finally {
-    if (exitCode === undefined) child.kill('SIGINT');
-    await exited;
+    const rss = rssMebibytes(child.pid as number);
+    const settled = (async () => {
+      try {
+        await delay(settle - idle);
+        const settledMebibytes = rssMebibytes(child.pid as number);
+        return { milliseconds, cpuMilliseconds: cpu, rssMebibytes: rss, settledMebibytes };
+      } finally {
+        await stop();
+      }
+    })();
+    return { settled };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** `runs` starts of each target, interleaved so the machine's noise falls on all alike; medians. */
-export async function measureStartup(targets: StartupTarget[], runs: number, idle: number) {
-  const samples = new Map<string, StartupSample[]>(targets.map((target) => [target.name, []]));
+export async function measureStartup(targets: StartupTarget[], runs: number, idle: number, settle: number) {
+  const pending = new Map<string, Promise<StartupSample>[]>(targets.map((target) => [target.name, []]));
   for (let run = 0; run < runs; run += 1) {
-    for (const target of targets) samples.get(target.name)?.push(await startOnce(target, idle));
+    for (const target of targets) pending.get(target.name)?.push((await startOnce(target, idle, settle)).settled);
   }
-  return targets.map((target) => {
-    const taken = samples.get(target.name) ?? [];
-    return {
-      name: target.name,
-      milliseconds: median(taken.map((sample) => sample.milliseconds)),
-      cpuMilliseconds: median(taken.map((sample) => sample.cpuMilliseconds)),
-      rssMebibytes: median(taken.map((sample) => sample.rssMebibytes)),
-    };
-  });
+  return Promise.all(
+    targets.map(async (target) => {
+      const taken = await Promise.all(pending.get(target.name) ?? []);
+      return {
+        name: target.name,
+        milliseconds: median(taken.map((sample) => sample.milliseconds)),
+        cpuMilliseconds: median(taken.map((sample) => sample.cpuMilliseconds)),
+        rssMebibytes: median(taken.map((sample) => sample.rssMebibytes)),
+        settledMebibytes: median(taken.map((sample) => sample.settledMebibytes)),
+      };
+    }),
+  );
 }
