@@ -182,29 +182,52 @@ export async function timeToFirstToken(
   return times[Math.floor(times.length / 2)];
 }
 
+/**
+ * Opens `count` streams at once; once every one has its first token, the RSS growth per stream
+ * (KiB) and how long that took from the first request (ms). The streams are then aborted.
+ */
 export async function memoryPerStream(pid: number, open: (index: number) => StreamOptions, count: number) {
   await new Promise((resolve) => setTimeout(resolve, 500));
   const before = rssKibibytes(pid);
   let started = 0;
-  const streams = Array.from({ length: count }, (_, index) =>
-    stream({ ...open(index), onFirst: () => (started += 1) }),
-  );
-  // A stream that fails would never start: stop with its error rather than wait forever.
+  let allStarted = 0;
   let failure: unknown;
-  for (const item of streams) {
-    item.done.catch((error) => {
-      failure ??= error;
-    });
-  }
-  while (started < count && failure === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
-  if (failure !== undefined) {
-    for (const item of streams) item.abort();
+  let abortAll = () => {};
+  const began = performance.now();
+  const settled = new Promise<void>((resolve, reject) => {
+    const streams = Array.from({ length: count }, (_, index) =>
+      stream({
+        ...open(index),
+        onFirst: () => {
+          started += 1;
+          if (started === count) {
+            allStarted = performance.now() - began;
+            resolve();
+          }
+        },
+      }),
+    );
+    // A stream that fails would never start: stop with its error rather than wait forever.
+    for (const item of streams) {
+      item.done.catch((error) => {
+        failure ??= error;
+        reject(error);
+      });
+    }
+    abortAll = () => {
+      for (const item of streams) item.abort();
+    };
+  });
+  try {
+    await settled;
+  } catch {
+    abortAll();
     throw failure;
   }
   await new Promise((resolve) => setTimeout(resolve, 500));
   const after = rssKibibytes(pid);
-  for (const item of streams) item.abort();
-  return (after - before) / count;
+  abortAll();
+  return { kibibytes: (after - before) / count, allStarted };
 }
 
 /**

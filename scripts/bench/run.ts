@@ -8,8 +8,6 @@ import { join } from 'node:path';
 import {
   agent,
   children,
-  cpuPerToken,
-  memoryPerStream,
   printTable,
   relayDirectory,
   relayServerArgs,
@@ -18,16 +16,16 @@ import {
   startHelper,
   startServer,
   stream,
-  timeToFirstToken,
   tokenInServer,
   tokenInUpstream,
   upstreamBody,
 } from './measure.js';
 import { metricsCost } from './metrics-cost.js';
+import { proxySide, serverSide, speed } from './speed.js';
 import { measureStartup } from './startup.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=startup,cpu,ttft,memory,approvals,metrics`: run just those measures. */
+/** `--only=startup,cpu,cpu10,ttft,latency,memory,approvals,metrics`: run just those measures. */
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice(7)
@@ -107,7 +105,6 @@ async function startup(upstreamUrl: string, runs: number) {
 /** Our server against the raw proxy: CPU per token, added time to first token, memory per stream, approvals. */
 async function throughput(upstreamUrl: string): Promise<string[][]> {
   const clients = 100;
-  const rounds = quick ? 1 : 3;
   const tokens = quick ? 100 : 300;
   const idle = quick ? 200 : 1000;
 
@@ -138,107 +135,9 @@ async function throughput(upstreamUrl: string): Promise<string[][]> {
     warm.map(() => stream({ url: proxyUrl, body: upstreamBody(`fast:${tokens}`), marker: tokenInUpstream }).done),
   );
 
-  if (measures('cpu')) {
-    phase('CPU per token');
-    // Alternating runs, medians: the machine's noise moves both sides alike.
-    const rawRuns: Array<{ microseconds: number; tokens: number }> = [];
-    const ourRuns: Array<{ microseconds: number; tokens: number }> = [];
-    for (let repeat = 0; repeat < (quick ? 1 : 3); repeat += 1) {
-      rawRuns.push(
-        await cpuPerToken(
-          proxyPid,
-          () => stream({ url: proxyUrl, body: upstreamBody(`fast:${tokens}`), marker: tokenInUpstream }).done,
-          clients,
-          rounds,
-        ),
-      );
-      const ids = await sessions(serverUrl, clients, `fast:${tokens}`);
-      ourRuns.push(
-        await cpuPerToken(
-          serverPid,
-          (client) =>
-            stream({
-              url: `${serverUrl}/user_request`,
-              body: { input: 'go', session_id: ids[client], stream: true },
-              marker: tokenInServer,
-            }).done,
-          clients,
-          rounds,
-        ),
-      );
-    }
-    const median = (runs: Array<{ microseconds: number }>) =>
-      runs.map((run) => run.microseconds).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-    const raw = { microseconds: median(rawRuns), tokens: rawRuns[0].tokens };
-    const ours = { microseconds: median(ourRuns) };
-    const ratios = rawRuns.map((run, index) => (ourRuns[index].microseconds / run.microseconds).toFixed(2)).join(', ');
-    rows.push([
-      `server CPU per token (${clients} concurrent clients, ${raw.tokens} tokens a run)`,
-      `${raw.microseconds.toFixed(1)} µs`,
-      `${ours.microseconds.toFixed(1)} µs`,
-      `${(ours.microseconds / raw.microseconds).toFixed(2)}× (runs: ${ratios})`,
-      '≤ 1.2×',
-    ]);
-  }
-
-  if (measures('ttft')) {
-    phase('time to first token');
-    const samples = quick ? 50 : 200;
-    const direct = await timeToFirstToken(
-      async () => ({
-        url: `${upstreamUrl}/v1/chat/completions`,
-        body: upstreamBody('fast:1'),
-        marker: tokenInUpstream,
-      }),
-      samples,
-    );
-    const viaProxy = await timeToFirstToken(
-      async () => ({ url: proxyUrl, body: upstreamBody('fast:1'), marker: tokenInUpstream }),
-      samples,
-    );
-    // The first turn of a fresh session each time, as the direct call sends one message.
-    const viaServer = await timeToFirstToken(async () => {
-      const [session_id] = await sessions(serverUrl, 1, 'fast:1');
-      return {
-        url: `${serverUrl}/user_request`,
-        body: { input: 'go', session_id, stream: true },
-        marker: tokenInServer,
-      };
-    }, samples);
-    rows.push([
-      'added time to first token, p50 (over calling the upstream directly)',
-      `${(viaProxy - direct).toFixed(2)} ms`,
-      `${(viaServer - direct).toFixed(2)} ms`,
-      '',
-      '≤ 0.5 ms',
-    ]);
-  }
-
-  if (measures('memory')) {
-    phase('memory per open stream');
-    const slow = await sessions(serverUrl, idle, 'slow');
-    const proxyMemory = await memoryPerStream(
-      proxyPid,
-      () => ({ url: proxyUrl, body: upstreamBody('slow'), marker: tokenInUpstream }),
-      idle,
-    );
-    const serverMemory = await memoryPerStream(
-      serverPid,
-      (index) => ({
-        url: `${serverUrl}/user_request`,
-        body: { input: 'wait', session_id: slow[index], stream: true },
-        marker: tokenInServer,
-      }),
-      idle,
-    );
-    rows.push([
-      `memory per open stream (${idle} slow streams)`,
-      `${proxyMemory.toFixed(1)} KiB`,
-      `${serverMemory.toFixed(1)} KiB`,
-      '',
-      '≤ 45 KiB',
-    ]);
-  }
+  rows.push(
+    ...(await speed([proxySide(proxyPid, proxyUrl), serverSide(serverPid, serverUrl)], { quick, measures, phase })),
+  );
 
   if (measures('approvals')) {
     phase('streams waiting on approval');
@@ -292,7 +191,8 @@ async function main() {
   const tables: string[][][] = [];
   // First, while nothing else runs: the other measures leave a busy machine behind.
   if (measures('startup')) tables.push(await startup(upstreamUrl, quick ? 3 : 5));
-  if (['cpu', 'ttft', 'memory', 'approvals'].some(measures)) tables.push(await throughput(upstreamUrl));
+  if (['cpu', 'cpu10', 'ttft', 'latency', 'memory', 'approvals'].some(measures))
+    tables.push(await throughput(upstreamUrl));
   if (measures('metrics')) tables.push(await metricsCost(upstreamUrl, { quick, store }));
   for (const table of tables) {
     printTable(table);

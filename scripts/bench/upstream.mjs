@@ -1,5 +1,6 @@
 // A fast fake OpenAI-compatible upstream for the benchmark. The model name says what to do:
 //   "fast:N"  N content chunks, one token each, each in its own write
+//   "fast:N:K" N content chunks, K of them in each write (as upstreams that batch do)
 //   "slow"    one token, then the stream stays open until the client goes away
 //   "tool"    a call of the `count` tool first; a request that carries its result gets "ok"
 import { createServer } from 'node:http';
@@ -32,15 +33,18 @@ const server = createServer((request, response) => {
       response.end(answered ? `${token}${finish('stop')}` : `${toolCall}${finish('tool_calls')}`);
       return;
     }
-    let left = Number(model.split(':')[1] ?? 100);
+    const [, count, perWrite] = model.split(':');
+    let left = Number(count ?? 100);
+    const batch = Math.max(1, Number(perWrite ?? 1));
     const next = () => {
       if (response.destroyed) return;
       if (left === 0) {
         response.end(finish('stop'));
         return;
       }
-      left -= 1;
-      response.write(token);
+      const now = Math.min(batch, left);
+      left -= now;
+      response.write(now === 1 ? token : token.repeat(now));
       setImmediate(next);
     };
     next();
