@@ -79,7 +79,7 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
           now: options.now ?? Date.now,
         });
 
-  const toolInfo = async (offered: string, name: string, server: ServerConfig, tool: Tool): Promise<ToolInfo> => ({
+  const describe = async (offered: string, name: string, server: ServerConfig, tool: Tool): Promise<ToolInfo> => ({
     name: offered,
     server: name,
     serverToolName: tool.name,
@@ -90,6 +90,17 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
     readOnlyHint: tool.annotations?.readOnlyHint,
     destructiveHint: tool.annotations?.destructiveHint,
   });
+  // What a listed tool is offered as, made once per tool as its server listed it (a connection keeps
+  // its list until `tools/list_changed` brings new objects), not again at every turn: redacting and
+  // copying the input schema and matching rules cost more than the rest of a turn's start.
+  const described = new WeakMap<Tool, { offered: string; name: string; info: Promise<ToolInfo> }>();
+  const toolInfo = (offered: string, name: string, server: ServerConfig, tool: Tool): Promise<ToolInfo> => {
+    const known = described.get(tool);
+    if (known?.offered === offered && known.name === name) return known.info;
+    const info = describe(offered, name, server, tool);
+    described.set(tool, { offered, name, info });
+    return info;
+  };
 
   const callServer: ToolProvider['call'] = async (directory, tool, args, callOptions) => {
     const server = enabled.get(tool.server);
