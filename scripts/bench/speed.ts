@@ -93,9 +93,14 @@ export async function speed(sides: [Side, Side], options: SpeedOptions): Promise
     let total = 0;
     const result = await alternate(sides, runs, async (side) => {
       const requests = await prepare(side, model, clients * rounds);
+      // Tokens are counted as the upstream sent them: the server sends the tokens of one upstream
+      // read as one event, so its events do not count them.
       const run = await cpuPerToken(
         side.pid,
-        async () => stream(requests.pop() as StreamOptions).done,
+        async () => {
+          if ((await stream(requests.pop() as StreamOptions).done) === 0) throw new Error(`${side.name}: no token`);
+          return tokens;
+        },
         clients,
         rounds,
       );

@@ -88,6 +88,9 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
           received = true;
           watchdog.touch();
           parser.feed(decoder.decode(read.value, { stream: true }));
+          // The text of every chunk of one network read leaves as one event: an upstream that packs
+          // several tokens in a write costs one event, not one per token, and none waits longer.
+          let text = '';
           for (const chunk of chunks) {
             if (chunk.usage) {
               usage = { prompt_tokens: chunk.usage.prompt_tokens, completion_tokens: chunk.usage.completion_tokens };
@@ -95,7 +98,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
             const choice = chunk.choices?.[0];
             if (!choice) continue;
             const content = choice.delta?.content;
-            if (content) yield { type: 'text', text: content };
+            if (content) text += content;
             for (const part of choice.delta?.tool_calls ?? []) {
               const call = calls.get(part.index) ?? { id: '', name: '', text: '' };
               if (part.id) call.id = part.id;
@@ -109,6 +112,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
             if (choice.finish_reason) finish = choice.finish_reason;
           }
           chunks.length = 0;
+          if (text) yield { type: 'text', text };
           if (failure !== undefined) throw failures.answered(undefined, failure);
         }
         if (!finish) throw failures.malformed('the stream ended before the model finished its answer');

@@ -27,6 +27,8 @@ export type FakeReply =
       holds?: Hold[];
       /** Sends each text chunk in two network writes cut inside its first multi-byte character. */
       splitCharacters?: boolean;
+      /** Sends every text chunk in one network write, as an upstream that batches tokens does (OpenAI wire only). */
+      packed?: boolean;
     }
   | { error: { status: number; message?: string } }
   | { midStreamError: string; text: string[] }
@@ -372,7 +374,8 @@ async function openaiChat(body: any, reply: FakeReply, response: ServerResponse,
   }
   response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
   response.write(chunk({ role: 'assistant', content: '', refusal: null }));
-  for (const [index, piece] of text.entries()) {
+  if ('packed' in reply && reply.packed) response.write(text.map((piece) => chunk({ content: piece })).join(''));
+  for (const [index, piece] of 'packed' in reply && reply.packed ? [] : text.entries()) {
     await pace(reply, index, response);
     if (response.destroyed) return;
     await writeText(response, chunk({ content: piece }), 'splitCharacters' in reply && reply.splitCharacters === true);

@@ -300,6 +300,18 @@ describe.each(['ollama', 'openai'] as const)('multi-byte characters through %s',
   });
 });
 
+describe('tokens an upstream packs in one write', () => {
+  it('leave as one token event (OpenAI wire), and the answer is whole', async () => {
+    const { post } = await buildTestApp(upstream, { provider: 'openai' });
+    upstream.reply({ text: ['One', ', two', ', three.'], packed: true });
+    const events = parseSse(await (await post('/user_request', { input: 'hi', stream: true })).text());
+    expect(events.filter((event) => event.event === 'token').map((event) => event.data.content)).toEqual([
+      'One, two, three.',
+    ]);
+    expect(events.at(-1)?.data.message).toBe('One, two, three.');
+  });
+});
+
 describe('review fixes: what a waiting stream and a slow store must still do', () => {
   const count = { name: 'count', arguments: { label: 'one' } };
 
