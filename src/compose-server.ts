@@ -64,9 +64,13 @@ function urlPassword(url: string | undefined): string[] {
 export function composeServer(parts: ServerParts) {
   const { config } = parts;
   const secrets = [
-    ...[config.apiKey, config.authToken, config.approvalWebhookSecret, ...urlPassword(config.redisUrl)].filter(
-      (secret): secret is string => Boolean(secret),
-    ),
+    ...[
+      config.apiKey,
+      config.authToken,
+      config.approverToken,
+      config.approvalWebhookSecret,
+      ...urlPassword(config.redisUrl),
+    ].filter((secret): secret is string => Boolean(secret)),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });

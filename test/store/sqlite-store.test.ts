@@ -42,7 +42,7 @@ function connect(path: string) {
   return database;
 }
 
-sessionStoreContract('sqlite', { atomicRevisions: true, events: true }, async (limits) => {
+sessionStoreContract('sqlite', { atomicRevisions: true, events: true, approvals: true }, async (limits) => {
   let time = 1_000_000;
   const { store } = await openStore(await dataDirectory(), { now: () => time, ...limits });
   return {
@@ -203,7 +203,7 @@ describe('the SQLite store', () => {
     const database = connect(path);
     database.exec('PRAGMA user_version = 99');
     expect(() => createSqliteStore({ database })).toThrow(
-      'the database has schema version 99, written by a newer llm-chat-server (this one knows up to 1)',
+      'the database has schema version 99, written by a newer llm-chat-server (this one knows up to 2)',
     );
   });
 });
