@@ -1,5 +1,6 @@
 import { createApp } from './app.js';
 import type { AppConfig } from './app-config.js';
+import type { AuditSink } from './approvals/audit-sink.js';
 import { createWebhookNotifier, pageAddress } from './approvals/webhook-notifier.js';
 import { systemClock } from './clock.js';
 import type { SessionHost } from './http/session-gate.js';
@@ -43,6 +44,8 @@ export interface ServerParts {
   listenAddress?: () => string | undefined;
   /** What the start-up probe of the LLM requests with (default: the global `fetch`). */
   probeFetch?: typeof fetch;
+  /** Makes the sink of the --audit-log file (Node and Bun); none when absent. */
+  auditLog?: (logger: Logger) => AuditSink;
 }
 
 /** `http://<host>:<port>` as the settings name it (an IPv6 address in brackets). */
@@ -116,6 +119,7 @@ export function composeServer(parts: ServerParts) {
     metrics: parts.metrics,
     tracer: registeredTracer(parts.version),
     approvalNotifier,
+    auditSink: parts.auditLog?.(logger),
   });
   return { app, tools, logger, upstream };
 }

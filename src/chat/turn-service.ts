@@ -43,6 +43,9 @@ export interface TurnServiceOptions {
 // Calls that will never run: a late approval is told they were not approved.
 const deniedStatuses: ReadonlySet<CallStatus> = new Set(['denied', 'expired', 'not_run']);
 
+/** Who decides: the holder of the chat token (`user`) or of the approver token (`approver`). */
+export type Decider = 'user' | 'approver';
+
 /** A decision on one call, as `/approve` receives it. */
 export interface CallDecision extends Decision {
   request_id: string;
@@ -170,7 +173,7 @@ export function createTurnService(options: TurnServiceOptions) {
     decide(
       id: string,
       decisions: CallDecision[],
-      delivery: { defer: boolean; streamWaiting: () => boolean },
+      delivery: { defer: boolean; streamWaiting: () => boolean; decider?: Decider },
     ): Promise<DecisionOutcome> {
       return sessions.locked(id, async () => {
         let session = await sessions.load(id);
@@ -194,6 +197,7 @@ export function createTurnService(options: TurnServiceOptions) {
           // Still not handed back after the wait; nothing is changed.
           turns.assertIdle(id);
           applyDecision(session, found.call, decision);
+          found.call.decider = delivery.decider ?? 'user';
           changed = true;
         }
         if (changed) await sessions.save(session);
