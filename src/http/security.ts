@@ -75,6 +75,11 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
       c.header('Allow', allow);
       throw new AppError('method_not_allowed', `HEAD is not allowed on ${c.req.path}: a GET there starts work.`);
     }
+    if (c.req.path === '/approvals/events' && c.req.method === 'HEAD') {
+      // Nor open a stream nobody reads, which would hold a place among the inbox's followers.
+      c.header('Allow', 'GET');
+      throw new AppError('method_not_allowed', 'HEAD is not allowed on /approvals/events: a GET there opens a stream.');
+    }
     const site = c.req.header('sec-fetch-site');
     if (allow !== undefined && c.req.method === 'GET' && site !== undefined && !ownSites.has(site) && !allowedOrigin) {
       // `same-site` too: another port of localhost is another origin, and may be hostile.

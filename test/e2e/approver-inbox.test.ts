@@ -3,7 +3,7 @@
  * WHATWG EventSource (the `eventsource` package) on GET /approvals/events, the real fault MCP server
  * counting the runs of its `count` tool.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import type { AppConfig, AppDependencies } from '../../src/app.js';
 import { createSqliteStore } from '../../src/store/sqlite-store.js';
 import { createManualClock } from '../helpers/manual-clock.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
+import { startServer } from '../helpers/server-process.js';
 import { openStream, parseSse } from '../helpers/sse.js';
 import { buildTestApp, closeToolProviders, temporaryDirectory } from '../helpers/test-app.js';
 import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
@@ -309,6 +310,10 @@ describe('separation of duties (--approver-token)', { timeout: 60_000 }, () => {
     // The approver token opens no chat route.
     const chat = await t.app.request('/session_state', { headers: asApprover });
     expect(chat.status).toBe(401);
+    // HEAD would open a stream nobody reads.
+    const head = await t.app.request('/approvals/events', { method: 'HEAD', headers: asApprover });
+    expect(head.status).toBe(405);
+    expect(head.headers.get('allow')).toBe('GET');
   });
 
   it('without --approver-token, the chat token decides and reads the inbox', async () => {
@@ -318,5 +323,64 @@ describe('separation of duties (--approver-token)', { timeout: 60_000 }, () => {
     expect(await listed.json()).toEqual({ approvals: [] });
     const audit = await t.app.request('/audit', { headers: asChat });
     expect(audit.status).toBe(200);
+  });
+});
+
+describe('the real server with --approver-token and --audit-log', { timeout: 120_000 }, () => {
+  it('appends the approver’s decision to a 0600 file holding no argument or env value, and never logs the tokens', async () => {
+    const cwd = await temporaryDirectory('audit-e2e-');
+    const envCanary = 'env-canary-e2e-71f3a9';
+    const argumentCanary = 'argument-canary-e2e-2c8d5b';
+    const serversFile = join(cwd, 'servers.json');
+    const countFile = join(cwd, 'count.txt');
+    await writeFile(
+      serversFile,
+      JSON.stringify({
+        mcpServers: { fault: faultServer(countFile, { env: { FAULT_COUNT_FILE: countFile, CANARY: envCanary } }) },
+      }),
+    );
+    const auditLog = join(cwd, 'audit.jsonl');
+    const server = await startServer(
+      [
+        '--ollama-base-url',
+        upstream.url,
+        '--servers-config',
+        serversFile,
+        '--store',
+        'memory',
+        '--audit-log',
+        'audit.jsonl',
+      ],
+      { cwd, env: { AUTH_TOKEN: chatToken, APPROVER_TOKEN: approverToken } },
+    );
+    cleanups.push(() => server.stop());
+    const post = async (path: string, body: unknown, headers: Record<string, string>) =>
+      (await fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      })) as Response;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: argumentCanary } }] }, { text: ['Counted.'] });
+    const asked = (await (await post('/user_request', { input: 'count' }, asChat)).json()) as any;
+    expect(asked.requires_approval).toBe(true);
+    const byChat = await post('/approve', { request_id: asked.request_id, approve: true }, asChat);
+    expect(byChat.status).toBe(403);
+    const byApprover = await post('/approve', { request_id: asked.request_id, approve: true }, asApprover);
+    expect(byApprover.status).toBe(200);
+    await server.stop();
+
+    expect((await stat(auditLog)).mode & 0o777).toBe(0o600);
+    const text = await readFile(auditLog, 'utf8');
+    expect(
+      text
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
+      expect.objectContaining({ request_id: asked.request_id, decided_by: { kind: 'approver' }, outcome: 'executed' }),
+    ]);
+    for (const canary of [envCanary, argumentCanary]) expect(text).not.toContain(canary);
+    expect(server.output()).toContain(`audit log: every approval decision is appended to ${auditLog}`);
+    for (const token of [chatToken, approverToken]) expect(server.output()).not.toContain(token);
   });
 });
