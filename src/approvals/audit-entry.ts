@@ -46,7 +46,7 @@ export const auditEntrySchema = z.object({
 export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
 /** The audit entries a session keeps (its newest); the --audit-log file keeps every one. */
-export const maxAuditEntriesPerSession = 200;
+export const maxAuditEntriesPerSession = 100;
 
 /**
  * JSON with object keys sorted at every level and no blanks: equal arguments give equal text,
