@@ -1,6 +1,7 @@
 import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
 import type { SessionStore } from '../store/session-store.js';
-import { type AuditDecider, type AuditEntry, argumentsHash, maxAuditEntriesPerSession } from './audit-entry.js';
+import { type AuditDecider, type AuditEntry, maxAuditEntriesPerSession } from './audit-entry.js';
+import { argumentsHash } from './fingerprint.js';
 import { type PendingCall, pendingCallsOf } from './pending-call.js';
 
 /** A call that waited for a person and no longer does. */

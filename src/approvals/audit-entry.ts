@@ -25,7 +25,7 @@ export const auditEntrySchema = z.object({
   /** The tool as offered to the model, and its MCP server. */
   tool: z.string(),
   server: z.string(),
-  /** Hex SHA-256 of the arguments' canonical JSON (`canonicalJson`): what ran, without what it said. */
+  /** Hex SHA-256 of the arguments' canonical JSON (`argumentsHash`): what ran, without what it said. */
   arguments_sha256: z.string(),
   decision: z.enum(['approved', 'denied', 'expired']),
   decided_by: auditDeciderSchema,
@@ -47,25 +47,3 @@ export type AuditEntry = z.infer<typeof auditEntrySchema>;
 
 /** The audit entries a session keeps (its newest); the --audit-log file keeps every one. */
 export const maxAuditEntriesPerSession = 100;
-
-/**
- * JSON with object keys sorted at every level and no blanks: equal arguments give equal text,
- * whatever order the model wrote their keys in.
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value).sort();
-    const fields = keys.map(
-      (key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`,
-    );
-    return `{${fields.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** Hex SHA-256 of the canonical JSON of `value` (Web Crypto: every runtime has it). */
-export async function argumentsHash(value: unknown): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(canonicalJson(value)));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}

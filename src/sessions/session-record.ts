@@ -101,6 +101,8 @@ export const sessionRecordSchema = z.object({
   turn: turnStateSchema.nullable(),
   /** How many turns the session has started. */
   turns_started: z.number().int(),
+  /** The session's latest audit entries (`maxAuditEntriesPerSession`), oldest first; absent before the first. */
+  audit: z.array(auditEntrySchema).optional(),
   /**
    * Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided` and
    * `/session_state` shows how each was decided (`name`, `server`, `decided_by`: absent in records
@@ -117,8 +119,6 @@ export const sessionRecordSchema = z.object({
   ),
   /** Tools approved for the rest of the session (`remember: "session"`), as `grantKey`s. */
   grants: z.array(z.string()),
-  /** The session's latest audit entries (`maxAuditEntriesPerSession`), oldest first; absent before the first. */
-  audit: z.array(auditEntrySchema).optional(),
   created_at: z.string(),
   updated_at: z.string(),
   /** How many times the record was saved: what a compare-and-set save checks (absent: never saved). */

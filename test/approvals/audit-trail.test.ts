@@ -2,7 +2,7 @@ import { chmod, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AppConfig } from '../../src/app.js';
-import { argumentsHash } from '../../src/approvals/audit-entry.js';
+import { argumentsHash } from '../../src/approvals/fingerprint.js';
 import { createLogger } from '../../src/logger.js';
 import { openAuditLogFile } from '../../src/node/audit-log-file.js';
 import { createManualClock } from '../helpers/manual-clock.js';
