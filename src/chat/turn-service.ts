@@ -197,8 +197,8 @@ export function createTurnService(options: TurnServiceOptions) {
           // Still not handed back after the wait; nothing is changed.
           turns.assertIdle(id);
           applyDecision(session, found.call, decision);
-          found.call.decider = delivery.decider ?? 'user';
           changed = true;
+          found.call.decider = delivery.decider ?? 'user';
         }
         if (changed) await sessions.save(session);
         if (rejected.length === decisions.length) throw rejected[0].error;
