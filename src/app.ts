@@ -1,14 +1,20 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Tracer } from '@opentelemetry/api';
 import type { AppConfig } from './app-config.js';
+import { type ApprovalInbox, createApprovalInbox } from './approvals/approval-inbox.js';
 import type { ApprovalNotifier } from './approvals/approval-notifier.js';
+import { trackApprovals } from './approvals/approval-tracking.js';
+import type { AuditSink } from './approvals/audit-sink.js';
+import { createAuditTrail } from './approvals/audit-trail.js';
 import { createConversations } from './chat/conversations.js';
 import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
 import { requestMetrics } from './http/request-metrics.js';
 import { requestTracing } from './http/request-tracing.js';
+import { approvalsRoutes } from './http/routes/approvals.js';
 import { approveRoutes } from './http/routes/approve.js';
+import { auditRoutes } from './http/routes/audit.js';
 import { chatPageRoutes, pagePaths } from './http/routes/chat-page.js';
 import { docsPageRoutes } from './http/routes/docs-page.js';
 import { eventsRoutes } from './http/routes/events.js';
@@ -75,6 +81,8 @@ export interface AppDependencies {
   tracer?: Tracer;
   /** Told of each tool call that starts to wait for a human (the approval webhook); none when absent. */
   approvalNotifier?: ApprovalNotifier;
+  /** Where every audit entry goes besides the session store (the --audit-log file); none when absent. */
+  auditSink?: AuditSink;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
@@ -94,8 +102,18 @@ export function createApp(dependencies: AppDependencies) {
     });
   const tools = observedTools(dependencies.tools ?? noTools, logger, clock, metered?.toolMeter);
   const newSessionId = dependencies.newSessionId ?? randomSessionId;
+  const keepAlive = dependencies.keepAlive ?? 15_000;
+  const sessionStore = metered?.store ?? dependencies.store;
+  let inbox: ApprovalInbox | undefined;
+  const store = trackApprovals(sessionStore, {
+    now: () => clock.now(),
+    onChange(changes) {
+      inbox?.publish(changes);
+      if (changes.audited.length > 0) dependencies.auditSink?.append(changes.audited);
+    },
+  });
   const conversations = createConversations({
-    store: metered?.store ?? dependencies.store,
+    store,
     directories: dependencies.directories,
     models: metered?.models ?? dependencies.models,
     tools,
@@ -126,17 +144,25 @@ export function createApp(dependencies: AppDependencies) {
       maxToolResultChars: config.maxToolResultChars,
       approvalTimeout: config.approvalTimeout,
       resumeGrace: config.resumeGrace,
-      keepAlive: dependencies.keepAlive ?? 15_000,
+      keepAlive,
       maxFollowers: config.maxFollowers,
     },
   });
+  // The inbox needs a store it can read across sessions; where the sessions run elsewhere (the
+  // Workers front) or the store cannot (KV), there is none.
+  const index = dependencies.sessionHost ? undefined : sessionStore.approvals;
+  inbox =
+    index && createApprovalInbox({ index, clock, keepAlive, expire: (sessionId) => conversations.inspect(sessionId) });
   const gate = { host: dependencies.sessionHost, conversations, newSessionId };
   const services: Services = {
     config,
     conversations,
     tools,
     logger,
+    clock,
     version: dependencies.version,
+    inbox,
+    auditTrail: createAuditTrail(store),
     output: createTurnOutput({ maxBuffered: config.maxStreamBufferBytes, streams: metrics?.streams.bind(metrics) }),
     sessionRoute: (route, scope) => sessionRoute(route, scope, gate),
   };
@@ -151,6 +177,7 @@ export function createApp(dependencies: AppDependencies) {
   for (const handler of security({
     host: config.host,
     authToken: config.authToken,
+    approverToken: config.approverToken,
     allowedHosts: config.allowedHosts,
     corsOrigins: config.corsOrigin,
     publicPaths: pagePaths,
@@ -164,6 +191,8 @@ export function createApp(dependencies: AppDependencies) {
   sessionRoutes(app, services);
   userRequestRoutes(app, services);
   approveRoutes(app, services);
+  approvalsRoutes(app, services);
+  auditRoutes(app, services);
   eventsRoutes(app, services);
   stopRoutes(app, services);
 

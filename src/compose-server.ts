@@ -1,5 +1,6 @@
 import { createApp } from './app.js';
 import type { AppConfig } from './app-config.js';
+import type { AuditSink } from './approvals/audit-sink.js';
 import { createWebhookNotifier, pageAddress } from './approvals/webhook-notifier.js';
 import { systemClock } from './clock.js';
 import type { SessionHost } from './http/session-gate.js';
@@ -43,6 +44,8 @@ export interface ServerParts {
   listenAddress?: () => string | undefined;
   /** What the start-up probe of the LLM requests with (default: the global `fetch`). */
   probeFetch?: typeof fetch;
+  /** Makes the sink of the --audit-log file (Node and Bun); none when absent. */
+  auditLog?: (logger: Logger) => AuditSink;
 }
 
 /** `http://<host>:<port>` as the settings name it (an IPv6 address in brackets). */
@@ -64,9 +67,13 @@ function urlPassword(url: string | undefined): string[] {
 export function composeServer(parts: ServerParts) {
   const { config } = parts;
   const secrets = [
-    ...[config.apiKey, config.authToken, config.approvalWebhookSecret, ...urlPassword(config.redisUrl)].filter(
-      (secret): secret is string => Boolean(secret),
-    ),
+    ...[
+      config.apiKey,
+      config.authToken,
+      config.approverToken,
+      config.approvalWebhookSecret,
+      ...urlPassword(config.redisUrl),
+    ].filter((secret): secret is string => Boolean(secret)),
     ...serverSecrets(parts.servers, { ...parts.variables, CURRENT_DIRECTORY: config.currentDirectory }),
   ];
   const logger = createLogger({ level: config.logLevel, format: config.logFormat, write: parts.write, secrets });
@@ -112,6 +119,7 @@ export function composeServer(parts: ServerParts) {
     metrics: parts.metrics,
     tracer: registeredTracer(parts.version),
     approvalNotifier,
+    auditSink: parts.auditLog?.(logger),
   });
   return { app, tools, logger, upstream };
 }

@@ -17,7 +17,13 @@ import { type AttachResult, createTurnChannels, type Subscriber } from './turn-c
 import type { TurnEvent, TurnResponse } from './turn-events.js';
 import { createTurnRegistry } from './turn-registry.js';
 import { turnResponse } from './turn-response.js';
-import { type CallDecision, createTurnService, type RejectedDecision, type TurnRun } from './turn-service.js';
+import {
+  type CallDecision,
+  createTurnService,
+  type Decider,
+  type RejectedDecision,
+  type TurnRun,
+} from './turn-service.js';
 
 export interface ConversationsSettings extends ApprovalSettings {
   /** What a new session starts with. */
@@ -235,18 +241,20 @@ export function createConversations(options: ConversationsOptions) {
     },
 
     /**
-     * Decides pending tool calls, each as if sent alone (see `DecideOutcome`). A stream waiting on
-     * the step takes its continuation; otherwise `defer` leaves it for a later `follow`.
+     * Decides pending tool calls, each as if sent alone (see `DecideOutcome`), as `decider` (default
+     * `user`). A stream waiting on the step takes its continuation; otherwise `defer` leaves it for
+     * a later `follow`.
      */
     async decide(
       requestedId: string | undefined,
       decisions: CallDecision[],
-      delivery: { defer: boolean },
+      delivery: { defer: boolean; decider?: Decider },
     ): Promise<DecideOutcome> {
       const id = await sessions.resolveId(requestedId);
       const outcome = await service.decide(id, decisions, {
         defer: delivery.defer,
         streamWaiting: () => channels.hasWaitingStream(id),
+        decider: delivery.decider,
       });
       const { rejected } = outcome;
       if (outcome.kind === 'waiting') return outcome;

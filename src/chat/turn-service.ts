@@ -43,6 +43,9 @@ export interface TurnServiceOptions {
 // Calls that will never run: a late approval is told they were not approved.
 const deniedStatuses: ReadonlySet<CallStatus> = new Set(['denied', 'expired', 'not_run']);
 
+/** Who decides: the holder of the chat token (`user`) or of the approver token (`approver`). */
+export type Decider = 'user' | 'approver';
+
 /** A decision on one call, as `/approve` receives it. */
 export interface CallDecision extends Decision {
   request_id: string;
@@ -170,7 +173,7 @@ export function createTurnService(options: TurnServiceOptions) {
     decide(
       id: string,
       decisions: CallDecision[],
-      delivery: { defer: boolean; streamWaiting: () => boolean },
+      delivery: { defer: boolean; streamWaiting: () => boolean; decider?: Decider },
     ): Promise<DecisionOutcome> {
       return sessions.locked(id, async () => {
         let session = await sessions.load(id);
@@ -195,6 +198,7 @@ export function createTurnService(options: TurnServiceOptions) {
           turns.assertIdle(id);
           applyDecision(session, found.call, decision);
           changed = true;
+          found.call.decider = delivery.decider ?? 'user';
         }
         if (changed) await sessions.save(session);
         if (rejected.length === decisions.length) throw rejected[0].error;

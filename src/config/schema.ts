@@ -77,6 +77,13 @@ export const configSchema = z
       .min(1)
       .optional()
       .describe('bearer token every route but /health requires (required off loopback)'),
+    approverToken: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'bearer token of the approvers: when set, only it may decide tool calls (POST /approve) and read GET /approvals and GET /audit',
+      ),
     systemPrompt: z.string().optional().describe('system prompt for new sessions (default: built in)'),
     allowDirectory: list.describe('more roots a session directory may lie in (repeatable)'),
     requireSessionId: z.boolean().default(false).describe('no default-session fallback'),
@@ -112,6 +119,11 @@ export const configSchema = z
       })
       .optional()
       .describe('signing secret of --approval-webhook: whsec_ and base64 of 24 or more random bytes'),
+    auditLog: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('JSON-lines file every approval decision is appended to (created with mode 0600; Node and Bun)'),
     publicUrl: url
       .optional()
       .describe("the server's address as people open it, for links to the page (default: the address it listens on)"),
@@ -188,6 +200,14 @@ export const configSchema = z
     if (config.headersTimeout > 0 && config.requestTimeout > 0 && config.headersTimeout > config.requestTimeout) {
       context.addIssue({ code: 'custom', path: ['headersTimeout'], message: 'must not be above the request timeout' });
     }
+    if (config.approverToken !== undefined && config.approverToken === config.authToken) {
+      context.addIssue({
+        code: 'custom',
+        path: ['approverToken'],
+        message:
+          'must differ from the auth token: the approver token is what separates deciding on tool calls from chatting',
+      });
+    }
     if (config.approvalWebhook !== undefined && config.approvalWebhookSecret === undefined) {
       context.addIssue({
         code: 'custom',
@@ -242,5 +262,11 @@ export const booleanKeys = new Set<ConfigKey>([
   'traceContent',
 ]);
 /** Settings that may hold a secret: an error about one never shows its value. */
-export const secretKeys = new Set<ConfigKey>(['apiKey', 'authToken', 'approvalWebhookSecret', 'redisUrl']);
+export const secretKeys = new Set<ConfigKey>([
+  'apiKey',
+  'authToken',
+  'approverToken',
+  'approvalWebhookSecret',
+  'redisUrl',
+]);
 export const listKeys = new Set<ConfigKey>(['allowDirectory', 'allowedModels', 'allowedHosts', 'corsOrigin']);

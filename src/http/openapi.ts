@@ -12,7 +12,7 @@ export const jsonBody = <T extends z.ZodType>(schema: T) => ({
 const errorDescriptions: Record<number, string> = {
   400: 'Invalid request (details name the fields), invalid or conflicting session id',
   401: 'Missing or wrong bearer token',
-  403: 'Directory, Host or Origin not allowed',
+  403: 'Directory, Host or Origin not allowed, or the chat token on an approver route (--approver-token)',
   404: 'Unknown session',
   409: 'A turn is running, approvals are pending, or the turn has its most followers',
   413: 'Body larger than --max-body-bytes',
@@ -20,6 +20,7 @@ const errorDescriptions: Record<number, string> = {
   429: 'Too many sessions started from this address (--sessions-per-minute); see Retry-After',
   502: 'The LLM answered with an error',
   503: 'The LLM could not be reached, or the server holds --max-sessions sessions (see Retry-After)',
+  501: 'The session store cannot be read across sessions (Workers KV)',
   504: 'The LLM sent nothing for --upstream-timeout',
 };
 

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { AppError } from '../errors.js';
@@ -7,6 +7,8 @@ export interface SecurityOptions {
   /** The address the server is bound to: the Host check applies while it is a loopback one. */
   host: string;
   authToken?: string;
+  /** The approvers' token: when set, the only one that may decide tool calls and read the inbox and audit trail. */
+  approverToken?: string;
   /** Host values accepted besides loopback names. */
   allowedHosts: string[];
   /** Origins allowed to call from a browser; they alone get CORS headers. */
@@ -33,6 +35,15 @@ const workStartingGets = new Map([
   ['/user_request', 'GET, POST'],
   ['/events', 'GET'],
 ]);
+
+/** The streaming GETs, which EventSource calls without headers: the only routes that take `?access_token=`. */
+const queryTokenPaths = new Set(['/user_request', '/events', '/approvals/events']);
+
+/** The routes of approvers: with --approver-token, only that token may call them. */
+const approverRoutes = new Set(['POST /approve', 'GET /approvals', 'GET /approvals/events', 'GET /audit']);
+
+/** Who a request's token says decides a tool call: the approver token's holder, or the chat's user. */
+export const deciderOf = (c: Context): 'user' | 'approver' => (c.get('decider') === 'approver' ? 'approver' : 'user');
 
 /** `Sec-Fetch-Site` values of the server's own pages and of typed URLs; absent from non-browsers. */
 const ownSites = new Set(['same-origin', 'none']);
@@ -63,6 +74,11 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
       // Hono answers HEAD with the GET handler, which here would start a turn: HEAD must not.
       c.header('Allow', allow);
       throw new AppError('method_not_allowed', `HEAD is not allowed on ${c.req.path}: a GET there starts work.`);
+    }
+    if (c.req.path === '/approvals/events' && c.req.method === 'HEAD') {
+      // Nor open a stream nobody reads, which would hold a place among the inbox's followers.
+      c.header('Allow', 'GET');
+      throw new AppError('method_not_allowed', 'HEAD is not allowed on /approvals/events: a GET there opens a stream.');
     }
     const site = c.req.header('sec-fetch-site');
     if (allow !== undefined && c.req.method === 'GET' && site !== undefined && !ownSites.has(site) && !allowedOrigin) {
@@ -98,20 +114,37 @@ export function security(options: SecurityOptions): MiddlewareHandler[] {
     );
   }
   const token = options.authToken;
-  if (token) {
+  const approverToken = options.approverToken;
+  if (token || approverToken) {
+    const matches = async (given: string | undefined, expected: string | undefined) =>
+      given !== undefined && expected !== undefined && (await timingSafeEqual(given, expected));
+    const unauthorized = (c: Context, which: string) => {
+      c.header('WWW-Authenticate', 'Bearer');
+      return new AppError('unauthorized', `Send the ${which} as "Authorization: Bearer <token>".`);
+    };
     handlers.push(async (c, next) => {
       if (c.req.method === 'GET' && (c.req.path === '/health' || options.publicPaths?.has(c.req.path))) return next();
       const header = c.req.header('authorization');
       let given = header?.startsWith('Bearer ') ? header.slice(7) : undefined;
       // Only the streaming GETs, for EventSource, which cannot send headers: a token in a URL leaks
       // into history and proxy logs, so no other route takes one.
-      if (given === undefined && c.req.method === 'GET' && workStartingGets.has(c.req.path)) {
+      if (given === undefined && c.req.method === 'GET' && queryTokenPaths.has(c.req.path)) {
         given = c.req.query('access_token');
       }
-      if (given === undefined || !(await timingSafeEqual(given, token))) {
-        c.header('WWW-Authenticate', 'Bearer');
-        throw new AppError('unauthorized', 'Send the server\'s token as "Authorization: Bearer <token>".');
+      if (approverToken && approverRoutes.has(`${c.req.method === 'HEAD' ? 'GET' : c.req.method} ${c.req.path}`)) {
+        if (await matches(given, approverToken)) {
+          c.set('decider', 'approver');
+          return next();
+        }
+        if (await matches(given, token)) {
+          throw new AppError(
+            'approver_token_required',
+            'Only the approver token (--approver-token) may decide tool calls and read the approval inbox and audit trail; the chat token may not.',
+          );
+        }
+        throw unauthorized(c, 'approver token (--approver-token)');
       }
+      if (token && !(await matches(given, token))) throw unauthorized(c, "server's token");
       await next();
     });
   }

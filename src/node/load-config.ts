@@ -81,6 +81,7 @@ export function loadConfig(sources: ConfigSources): LoadedConfig {
   const { config, origins } = result;
   config.currentDirectory = resolve(sources.cwd, config.currentDirectory ?? '.');
   if (config.dataDir !== undefined) config.dataDir = resolve(sources.cwd, config.dataDir);
+  if (config.auditLog !== undefined) config.auditLog = resolve(sources.cwd, config.auditLog);
   if (!envFile) return { kind: 'config', config, origins };
   const settings = [...origins].filter(([, source]) => source === envFile.source).map(([key]) => optionNames[key].env);
   return { kind: 'config', config, origins, envFile: { path: envFile.path, settings } };

@@ -6,6 +6,7 @@ import { isLoopback } from '../http/security.js';
 import { startupChecks } from '../llm/startup-checks.js';
 import type { Logger } from '../logger.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
+import { AuditLogOpenError, openAuditLogFile } from './audit-log-file.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
 import { nodeMetrics } from './node-metrics.js';
@@ -69,6 +70,14 @@ export async function prepareServer() {
     throw error;
   });
 
+  const auditLog =
+    config.auditLog === undefined
+      ? undefined
+      : await openAuditLogFile(config.auditLog).catch((error) => {
+          if (error instanceof AuditLogOpenError) fail(error.message);
+          throw error;
+        });
+
   const stopTracing = await startNodeTracing(process.env, ownPackage.version);
   let listenAddress: string | undefined;
   const { app, tools, logger, upstream } = composeServer({
@@ -86,9 +95,14 @@ export async function prepareServer() {
     listenAddress: () => listenAddress,
     // Node's fetch would build its HTTP parser for the probe: a server no one has chatted with does without it.
     probeFetch: smallFetch,
+    auditLog: auditLog && ((logger) => auditLog.sink(logger)),
   });
   await logSources(logger, envFile, serversPath);
   opened.describe(logger);
+  if (config.auditLog) logger.info(`audit log: every approval decision is appended to ${config.auditLog}`);
+  if (config.approverToken) {
+    logger.info('approvals: only the approver token (--approver-token) may decide tool calls');
+  }
   if (serversText === undefined)
     logger.warn(
       `MCP servers file ${serversPath} is missing: starting without tools (reinstall the package, or name a file with --servers-config).`,
@@ -99,6 +113,7 @@ export async function prepareServer() {
 
   const shutdown = async () => {
     await tools.close();
+    await auditLog?.close().catch(() => undefined);
     try {
       await opened.close();
     } catch (error) {

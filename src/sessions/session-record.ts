@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { decidedBySchema } from '../approvals/argument-rules.js';
+import { auditEntrySchema } from '../approvals/audit-entry.js';
 import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
 
@@ -49,6 +50,12 @@ export const toolCallStateSchema = z.object({
   is_error: z.boolean().optional(),
   /** Epoch milliseconds after which a pending call counts as expired. */
   expires_at: z.number().optional(),
+  /** When a pending call was first saved as pending (epoch milliseconds; the approver inbox's age). */
+  created_at: z.number().optional(),
+  /** When the call was first saved decided (epoch milliseconds; for the audit trail). */
+  decided_at: z.number().optional(),
+  /** The person who decided it: with the chat token (`user`) or the approver token (`approver`). */
+  decider: z.enum(['user', 'approver']).optional(),
   /** Whether its result message is in the history (then the call is final). */
   closed: z.boolean(),
 });
@@ -94,6 +101,8 @@ export const sessionRecordSchema = z.object({
   turn: turnStateSchema.nullable(),
   /** How many turns the session has started. */
   turns_started: z.number().int(),
+  /** The session's latest audit entries (`maxAuditEntriesPerSession`), oldest first; absent before the first. */
+  audit: z.array(auditEntrySchema).optional(),
   /**
    * Outcomes of the calls of recent turns, so a late `/approve` is told `already_decided` and
    * `/session_state` shows how each was decided (`name`, `server`, `decided_by`: absent in records

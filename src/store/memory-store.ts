@@ -1,3 +1,4 @@
+import { pendingCallsOf } from '../approvals/pending-call.js';
 import { AppError } from '../errors.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { assertRevision } from './revision.js';
@@ -22,6 +23,7 @@ function copy(record: SessionRecord): SessionRecord {
     turn: record.turn && structuredClone(record.turn),
     recent_calls: record.recent_calls.slice(),
     grants: record.grants.slice(),
+    ...(record.audit ? { audit: record.audit.slice() } : {}),
   };
 }
 
@@ -62,6 +64,11 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     );
   };
 
+  const live = function* () {
+    const time = now();
+    for (const { record, expiresAt } of records.values()) if (expiresAt > time) yield record;
+  };
+
   return {
     async get(id) {
       const entry = records.get(id);
@@ -93,5 +100,13 @@ export function createMemoryStore(options: MemoryStoreOptions = {}): SessionStor
     },
     // The check and the write run with no await between them: one step in this process.
     atomicRevisions: true,
+    approvals: {
+      async pending() {
+        return structuredClone([...live()].flatMap(pendingCallsOf));
+      },
+      async audit() {
+        return structuredClone([...live()].flatMap((record) => record.audit ?? []));
+      },
+    },
   };
 }

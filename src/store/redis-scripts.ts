@@ -9,8 +9,11 @@ export const putOutcome = { saved: 0, conflict: 1, full: 2 } as const;
 
 /**
  * Saves a session over the revision it names. KEYS: the session's hash, the index of sessions by
- * expiry (a sorted set), the session's event log. ARGV: id, record (JSON), revision, expiry (ms
- * since the epoch), time to live (ms), expected revision ('' for none), now (ms), most sessions.
+ * expiry (a sorted set), the session's event log, the set of sessions with pending calls, the set
+ * of sessions with audit entries. ARGV: id, record (JSON), revision, expiry (ms since the epoch),
+ * time to live (ms), expected revision ('' for none), now (ms), most sessions, pending calls
+ * (JSON, '' for none), audit entries (JSON, '' for none). The two JSON texts go in the hash's
+ * `pending` and `audit` fields, and the session's id in the matching set, while there are any.
  * Returns {0}, {1, stored revision} or {2, expiry of the session that expires first}.
  */
 export const putScript = `
@@ -28,16 +31,31 @@ if not live and redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[8]) then
   end
 end
 redis.call('HSET', KEYS[1], 'revision', ARGV[3], 'expires_at', ARGV[4], 'record', ARGV[2])
+for index, field in ipairs({'pending', 'audit'}) do
+  local value = ARGV[8 + index]
+  if value ~= '' then
+    redis.call('HSET', KEYS[1], field, value)
+    redis.call('SADD', KEYS[3 + index], ARGV[1])
+  else
+    redis.call('HDEL', KEYS[1], field)
+    redis.call('SREM', KEYS[3 + index], ARGV[1])
+  end
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[5])
 return {0}
 `;
 
-/** Removes a session and its event log. KEYS: the session's hash, its event log, the index. ARGV: id. */
+/**
+ * Removes a session and its event log. KEYS: the session's hash, its event log, the index, the sets
+ * of sessions with pending calls and with audit entries. ARGV: id.
+ */
 export const deleteScript = `
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+redis.call('SREM', KEYS[5], ARGV[1])
 return 0
 `;
 

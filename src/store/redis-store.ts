@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import { auditEntrySchema } from '../approvals/audit-entry.js';
+import { approvalIndexTexts, pendingCallSchema } from '../approvals/pending-call.js';
 import { AppError } from '../errors.js';
 import { parseStoredRecord } from '../sessions/session-record.js';
 import { loggedEvents } from './logged-events.js';
@@ -21,6 +24,9 @@ export const maxLoggedBatches = 10_000;
 /** How long the log of a session that is not stored lives. */
 const orphanLogTtl = 3_600_000;
 
+const pendingCallsSchema = z.array(pendingCallSchema);
+const auditEntriesSchema = z.array(auditEntrySchema);
+
 const text = (reply: RedisReply | undefined) => (typeof reply === 'string' ? reply : undefined);
 
 /**
@@ -41,6 +47,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const eventsKey = (id: string) => `${prefix}events:${id}`;
   const indexKey = `${prefix}sessions`;
   const defaultKey = `${prefix}default-session`;
+  const withPendingKey = `${prefix}sessions-with-pending`;
+  const withAuditKey = `${prefix}sessions-with-audit`;
 
   const send = async (action: string, command: string[]) => {
     try {
@@ -56,6 +64,28 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const script = (action: string, source: string, keys: string[], values: Array<string | number>) =>
     send(action, ['EVAL', source, String(keys.length), ...keys, ...values.map(String)]);
 
+  /**
+   * The `field` texts of the live sessions in `setKey`, each hash read on its own (a script may
+   * touch only the keys it is given); ids whose session is gone leave the set.
+   */
+  const indexed = async (action: string, setKey: string, field: string): Promise<string[]> => {
+    const ids = await send(action, ['SMEMBERS', setKey]);
+    const time = now();
+    const texts = await Promise.all(
+      (Array.isArray(ids) ? ids.map(text) : []).map(async (id) => {
+        if (id === undefined) return undefined;
+        const reply = await send(action, ['HMGET', sessionKey(id), 'expires_at', field]);
+        const [expiresAt, value] = Array.isArray(reply) ? reply.map(text) : [];
+        if (value !== undefined && Number(expiresAt) > time) return value;
+        // Gone (Redis expired it) or expired by the store's clock: an expired one may still be
+        // saved again, which adds it back.
+        if (value === undefined) await send(action, ['SREM', setKey, id]);
+        return undefined;
+      }),
+    );
+    return texts.filter((value): value is string => value !== undefined);
+  };
+
   return {
     async get(id) {
       const reply = await send('read the session', ['HMGET', sessionKey(id), 'expires_at', 'record']);
@@ -65,7 +95,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     },
     async put(record, { ttlMilliseconds, ifRevision }) {
       const time = now();
-      const keys = [sessionKey(record.id), indexKey, eventsKey(record.id)];
+      const keys = [sessionKey(record.id), indexKey, eventsKey(record.id), withPendingKey, withAuditKey];
+      const { pending, audit } = approvalIndexTexts(record);
       const reply = await script('save the session', putScript, keys, [
         record.id,
         JSON.stringify(record),
@@ -75,6 +106,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
         ifRevision ?? '',
         time,
         maxSessions,
+        pending ?? '',
+        audit ?? '',
       ]);
       const [outcome, value] = reply as number[];
       if (outcome === putOutcome.conflict) assertRevision(record.id, value, ifRevision ?? 0);
@@ -87,7 +120,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       }
     },
     async delete(id) {
-      await script('delete the session', deleteScript, [sessionKey(id), eventsKey(id), indexKey], [id]);
+      const keys = [sessionKey(id), eventsKey(id), indexKey, withPendingKey, withAuditKey];
+      await script('delete the session', deleteScript, keys, [id]);
     },
     async getDefaultSessionId() {
       return text(await send('read the default session', ['GET', defaultKey]));
@@ -97,6 +131,16 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     },
     // Each save is one script, which Redis runs with no other command in between.
     atomicRevisions: true,
+    approvals: {
+      async pending() {
+        const texts = await indexed('read the pending approvals', withPendingKey, 'pending');
+        return texts.flatMap((value) => pendingCallsSchema.parse(JSON.parse(value)));
+      },
+      async audit() {
+        const texts = await indexed('read the audit trail', withAuditKey, 'audit');
+        return texts.flatMap((value) => auditEntriesSchema.parse(JSON.parse(value)));
+      },
+    },
     events: {
       async append(sessionId, sequence, events) {
         const last = events.at(-1);

@@ -1,3 +1,5 @@
+import type { AuditEntry } from '../approvals/audit-entry.js';
+import type { PendingCall } from '../approvals/pending-call.js';
 import type { TurnEvent } from '../chat/turn-events.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 
@@ -53,6 +55,23 @@ export interface SessionStore {
    * kept: appending events of a newer turn drops the older one's.
    */
   readonly events?: TurnEventLog;
+  /**
+   * What the approver inbox and the audit trail ask across sessions, answered from what the latest
+   * save of each live session left; absent in drivers that cannot query across sessions (KV).
+   */
+  readonly approvals?: ApprovalIndex;
+}
+
+/**
+ * Queries across every live session of the store (every process's, for a shared store). A driver
+ * keeps, with each save and in the same atomic step, what `approvalIndexTexts(record)` gives, and
+ * drops it with the record (on delete and on expiry). Results come in no particular order.
+ */
+export interface ApprovalIndex {
+  /** The calls waiting for a decision in the latest record of each live session (`pendingCallsOf`). */
+  pending(): Promise<PendingCall[]>;
+  /** The audit entries (`record.audit`) of each live session. */
+  audit(): Promise<AuditEntry[]>;
 }
 
 export interface TurnEventLog {

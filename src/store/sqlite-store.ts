@@ -1,5 +1,8 @@
+import { z } from 'zod';
+import { auditEntrySchema } from '../approvals/audit-entry.js';
+import { approvalIndexTexts, pendingCallSchema } from '../approvals/pending-call.js';
 import { AppError } from '../errors.js';
-import { parseStoredRecord } from '../sessions/session-record.js';
+import { parseStoredRecord, sessionRecordSchema } from '../sessions/session-record.js';
 import { loggedEvents } from './logged-events.js';
 import { assertRevision } from './revision.js';
 import type { SessionStore } from './session-store.js';
@@ -17,7 +20,7 @@ export interface SqliteStoreOptions {
  * The schema, one step per version: step n takes a database from `PRAGMA user_version` n to n + 1.
  * Add steps at the end; never change one that shipped.
  */
-const migrations = [
+const migrations: Array<string | ((database: SqliteDatabase) => void)> = [
   `CREATE TABLE sessions (
      id TEXT PRIMARY KEY,
      revision INTEGER NOT NULL,
@@ -34,7 +37,27 @@ const migrations = [
      frames TEXT NOT NULL,
      PRIMARY KEY (session_id, first)
    );`,
+  // What the approver inbox and the audit trail query across sessions (`approvalIndexTexts`).
+  (database) => {
+    database.exec(
+      `ALTER TABLE sessions ADD COLUMN pending TEXT;
+       ALTER TABLE sessions ADD COLUMN audit TEXT;
+       CREATE INDEX sessions_with_pending ON sessions (expires_at) WHERE pending IS NOT NULL;
+       CREATE INDEX sessions_with_audit ON sessions (expires_at) WHERE audit IS NOT NULL;`,
+    );
+    // Calls that waited before the column existed wait in the inbox too.
+    const waiting = database.prepare(`SELECT id, record FROM sessions WHERE record LIKE '%"status":"pending"%'`);
+    const index = database.prepare('UPDATE sessions SET pending = ? WHERE id = ?');
+    for (const row of waiting.all() as { id: string; record: string }[]) {
+      const parsed = sessionRecordSchema.safeParse(JSON.parse(row.record));
+      const pending = parsed.success ? approvalIndexTexts(parsed.data).pending : undefined;
+      if (pending) index.run(pending, row.id);
+    }
+  },
 ];
+
+const pendingCallsSchema = z.array(pendingCallSchema);
+const auditEntriesSchema = z.array(auditEntrySchema);
 
 /** Writes between two sweeps of expired sessions. */
 const sweepInterval = 100;
@@ -70,7 +93,11 @@ function migrate(database: SqliteDatabase) {
         `the database has schema version ${version}, written by a newer llm-chat-server (this one knows up to ${migrations.length})`,
       );
     }
-    for (let step = version; step < migrations.length; step += 1) database.exec(migrations[step]);
+    for (let step = version; step < migrations.length; step += 1) {
+      const migration = migrations[step];
+      if (typeof migration === 'string') database.exec(migration);
+      else migration(database);
+    }
     if (version < migrations.length) database.exec(`PRAGMA user_version = ${migrations.length}`);
   });
 }
@@ -94,9 +121,12 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
   const countSessions = statement('SELECT count(*) AS count FROM sessions');
   const firstExpiry = statement('SELECT min(expires_at) AS expires_at FROM sessions');
   const saveRecord = statement(
-    `INSERT INTO sessions (id, revision, expires_at, record) VALUES (?, ?, ?, ?)
-     ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, expires_at = excluded.expires_at, record = excluded.record`,
+    `INSERT INTO sessions (id, revision, expires_at, record, pending, audit) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, expires_at = excluded.expires_at,
+       record = excluded.record, pending = excluded.pending, audit = excluded.audit`,
   );
+  const readPending = statement('SELECT pending FROM sessions WHERE pending IS NOT NULL AND expires_at > ?');
+  const readAudit = statement('SELECT audit FROM sessions WHERE audit IS NOT NULL AND expires_at > ?');
   const deleteRecord = statement('DELETE FROM sessions WHERE id = ?');
   const sweepEvents = statement(
     'DELETE FROM events WHERE session_id IN (SELECT id FROM sessions WHERE expires_at <= ?)',
@@ -156,6 +186,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
     },
     async put(record, { ttlMilliseconds, ifRevision }) {
       const text = JSON.stringify(record);
+      const { pending, audit } = approvalIndexTexts(record);
       transaction('save the session', () => {
         const time = now();
         const held = readHeld.get(record.id) as { revision: number; expires_at: number } | undefined;
@@ -164,7 +195,7 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
         if (!live) makeRoom(time);
         writes += 1;
         if (writes % sweepInterval === 0) sweep(time);
-        saveRecord.run(record.id, record.revision ?? 0, time + ttlMilliseconds, text);
+        saveRecord.run(record.id, record.revision ?? 0, time + ttlMilliseconds, text, pending ?? null, audit ?? null);
       });
     },
     async delete(id) {
@@ -182,6 +213,16 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
     },
     // Each save is one IMMEDIATE transaction: its revision check and write hold across connections.
     atomicRevisions: true,
+    approvals: {
+      async pending() {
+        const rows = guarded('read the pending approvals', () => readPending.all(now())) as { pending: string }[];
+        return rows.flatMap((row) => pendingCallsSchema.parse(JSON.parse(row.pending)));
+      },
+      async audit() {
+        const rows = guarded('read the audit trail', () => readAudit.all(now())) as { audit: string }[];
+        return rows.flatMap((row) => auditEntriesSchema.parse(JSON.parse(row.audit)));
+      },
+    },
     events: {
       async append(sessionId, sequence, events) {
         const first = events[0];

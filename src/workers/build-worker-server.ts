@@ -43,6 +43,12 @@ export function buildWorkerServer(
   if (!isLoopback(config.host) && !config.authToken) {
     return { error: 'AUTH_TOKEN: a Worker is reachable by anyone; set it with `npx wrangler secret put AUTH_TOKEN`.' };
   }
+  if (config.auditLog !== undefined) {
+    return {
+      error:
+        'AUDIT_LOG: a Worker has no files; read the audit trail with GET /audit (each session keeps its latest entries).',
+    };
+  }
   let servers: ServersConfig;
   try {
     servers = env.MCP_SERVERS

@@ -247,6 +247,21 @@ describe('invalid values', () => {
     expect(message).toMatch(/^--redis-url: must be a redis:\/\/ or rediss:\/\/ URL\.$/);
   });
 
+  it('refuses an approver token equal to the auth token, naming it but never its value', () => {
+    const message = failure({ argv: ['--auth-token', 'same-secret-7e1'], env: { APPROVER_TOKEN: 'same-secret-7e1' } });
+    expect(message).toBe(
+      'APPROVER_TOKEN: must differ from the auth token: the approver token is what separates deciding on tool calls from chatting.',
+    );
+    expect(ok({ argv: ['--auth-token', 'a-token', '--approver-token', 'b-token'] }).config).toMatchObject({
+      authToken: 'a-token',
+      approverToken: 'b-token',
+    });
+  });
+
+  it('resolves --audit-log against the given cwd', () => {
+    expect(ok({ argv: ['--audit-log', 'logs/audit.jsonl'] }).config.auditLog).toBe(join(cwd, 'logs/audit.jsonl'));
+  });
+
   it('names the env variable, not .env, when the bad value came from the environment', () => {
     const message = failure({ env: { TEMPERATURE: '5' }, dotenv: 'TEMPERATURE=1\n' });
     expect(message).toMatch(/^TEMPERATURE: /);
@@ -345,6 +360,22 @@ describe('the real entry (src/entry/node.ts)', () => {
     expect(status).toBe(2);
     expect(stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(stderr).toContain('--auth-token');
+  });
+
+  it('exits 2 with one line when the approver token is the auth token', () => {
+    const { status, stderr } = run('--auth-token', 'same-token-2f9', '--approver-token', 'same-token-2f9');
+    expect(status).toBe(2);
+    expect(stderr).toBe(
+      'llm-chat-server: --approver-token: must differ from the auth token: the approver token is what separates deciding on tool calls from chatting.\n',
+    );
+  });
+
+  it('exits 2 with one line naming --audit-log when its file cannot be opened', () => {
+    const { status, stderr } = run('--store', 'memory', '--audit-log', join(directory, 'missing', 'audit.jsonl'));
+    expect(status).toBe(2);
+    expect(stderr).toBe(
+      `llm-chat-server: --audit-log: cannot open "${join(directory, 'missing', 'audit.jsonl')}" for appending (ENOENT).\n`,
+    );
   });
 
   it('prints help listing --model and exits 0', () => {

@@ -118,7 +118,7 @@ describe('the session database of the Node server (--store sqlite, the default)'
     const { code, stderr } = await runToExit(['--data-dir', dataDirectory], { cwd: await temporaryDirectory() });
     expect(code).toBe(2);
     expect(lines(stderr)).toEqual([
-      `llm-chat-server: cannot open the session database ${path}: the database has schema version 7, written by a newer llm-chat-server (this one knows up to 1).`,
+      `llm-chat-server: cannot open the session database ${path}: the database has schema version 7, written by a newer llm-chat-server (this one knows up to 2).`,
     ]);
   });
 });

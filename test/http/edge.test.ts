@@ -167,7 +167,10 @@ describe('routes', () => {
     const document = await (await app.request('/openapi.json')).json();
     expect(document.openapi).toBe('3.1.0');
     expect(Object.keys(document.paths).sort()).toEqual([
+      '/approvals',
+      '/approvals/events',
       '/approve',
+      '/audit',
       '/events',
       '/health',
       '/session_state',

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildWorker } from '../../scripts/worker-bundle.js';
+import { createMemoryStore } from '../../src/store/memory-store.js';
+import { buildWorkerServer } from '../../src/workers/build-worker-server.js';
 import { type FakeUpstream, startFakeUpstream } from '../helpers/fake-upstream.js';
 import { type FaultHttpServer, startFaultHttpServer } from '../helpers/mcp-fault-server.js';
 import { parseSse } from '../helpers/sse.js';
@@ -127,6 +129,38 @@ describe('the Worker on the local Workers runtime', () => {
     expect(upstream.chatRequests().at(-1)?.headers.authorization).toBe(`Bearer ${canaryApiKey}`);
   });
 
+  it('keeps the audit trail in each session (GET /audit?session_id=); nothing is listed across sessions (501)', async () => {
+    const session = (await (await call('/start_session', { body: {} })).json()) as any;
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'audited' } }] }, { text: ['Audited.'] });
+    const first = (await (
+      await call('/user_request', { body: { input: 'count', session_id: session.session_id } })
+    ).json()) as any;
+    await call('/approve', { body: { request_id: first.request_id, approve: true, session_id: session.session_id } });
+    const audit = (await (await call(`/audit?session_id=${session.session_id}`)).json()) as any;
+    expect(audit.entries).toEqual([
+      expect.objectContaining({ request_id: first.request_id, decided_by: { kind: 'user' }, outcome: 'executed' }),
+    ]);
+    for (const path of ['/approvals', '/approvals/events', '/audit']) {
+      const response = await call(path);
+      expect(response.status, path).toBe(501);
+      expect(((await response.json()) as any).error.code).toBe('not_implemented');
+    }
+  });
+
+  it('refuses AUDIT_LOG: a Worker has no files', () => {
+    const built = buildWorkerServer(
+      { SESSIONS: {} as never, AUTH_TOKEN: token, AUDIT_LOG: '/audit.jsonl' },
+      'standalone',
+      {
+        store: createMemoryStore(),
+      },
+    );
+    expect(built).toEqual({
+      error:
+        'AUDIT_LOG: a Worker has no files; read the audit trail with GET /audit (each session keeps its latest entries).',
+    });
+  });
+
   it('exactly once within a Worker instance: 20 racing approvals, one winner, one run', async () => {
     const session = (await (await call('/start_session', { body: {} })).json()) as any;
     upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'race' } }] }, { text: ['Once.'] });
@@ -236,6 +270,9 @@ describe('the Worker with session hubs (Durable Objects) on the local Workers ru
     expect(responses.filter((response) => response.status === 200)).toHaveLength(1);
     expect(responses.filter((response) => response.status === 409)).toHaveLength(19);
     expect((await counted()).filter((line) => line === 'hub-race')).toHaveLength(1);
+    // The front reads the session's audit trail from KV, where its hub wrote it.
+    const audit = (await (await hubCall(`/audit?session_id=${session.session_id}`)).json()) as any;
+    expect(audit.entries).toEqual([expect.objectContaining({ request_id: first.request_id, outcome: 'executed' })]);
   });
 
   it('requests that name no session reach the most recently started one, in its hub', async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { sampleRecord, sessionStoreContract } from './session-store-contract.js';
 
-sessionStoreContract('memory', { atomicRevisions: true, events: false }, async (limits) => {
+sessionStoreContract('memory', { atomicRevisions: true, events: false, approvals: true }, async (limits) => {
   let time = 1_000_000;
   return {
     store: createMemoryStore({ now: () => time, ...limits }),

@@ -24,7 +24,7 @@ async function connect(options: { prefix?: string; now?: () => number; maxSessio
   return connection;
 }
 
-sessionStoreContract('redis', { atomicRevisions: true, events: true }, async (limits) => {
+sessionStoreContract('redis', { atomicRevisions: true, events: true, approvals: true }, async (limits) => {
   let time = 1_000_000;
   const { store } = await connect({ now: () => time, ...limits });
   return {

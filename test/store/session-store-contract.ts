@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AuditEntry } from '../../src/approvals/audit-entry.js';
 import { eventFrame } from '../../src/chat/event-frame.js';
 import type { SessionRecord } from '../../src/sessions/session-record.js';
 import type { LoggedEvent, SessionStore, TurnEventLog } from '../../src/store/session-store.js';
@@ -97,11 +98,41 @@ export interface StoreLimits {
  * The behaviour every SessionStore driver must have. Each driver's test file calls this with a
  * factory that returns a fresh, empty store.
  */
-/** What a driver promises beyond the base contract: atomic compare-and-set saves, a durable event log. */
+/**
+ * What a driver promises beyond the base contract: atomic compare-and-set saves, a durable event
+ * log, queries across sessions (`approvals`).
+ */
 export interface StorePromises {
   atomicRevisions: boolean;
   events: boolean;
+  approvals: boolean;
 }
+
+/** An audit entry of session `sessionId`, for the index tests. */
+export function sampleAuditEntry(sessionId: string, requestId: string): AuditEntry {
+  return {
+    session_id: sessionId,
+    request_id: requestId,
+    tool: 'write_file',
+    server: 'filesystem',
+    arguments_sha256: 'ab'.repeat(32),
+    decision: 'denied',
+    decided_by: { kind: 'user' },
+    reason: 'not now ✓',
+    outcome: 'denied',
+    decided_at: '2026-01-01T00:00:01.000Z',
+    recorded_at: '2026-01-01T00:00:01.000Z',
+  };
+}
+
+/** `sampleRecord`'s pending call r1, as the index lists it for session `sessionId`. */
+const samplePending = (sessionId: string) => ({
+  session_id: sessionId,
+  request_id: 'r1',
+  tool: { name: 'write_file', server: 'filesystem' },
+  arguments: { path: 'b.txt', content: 'hi' },
+  expires_at: 1_800_000_000_000,
+});
 
 export function sessionStoreContract(
   name: string,
@@ -246,6 +277,52 @@ export function sessionStoreContract(
       await store.delete('s2');
       expect(await log.read('s2', 4, -1)).toEqual([]);
     });
+
+    it('answers queries across sessions only when it says so', async () => {
+      const { store } = await create();
+      expect(store.approvals !== undefined).toBe(promises.approvals);
+    });
+
+    const withApprovals = promises.approvals ? it : undefined;
+    withApprovals?.(
+      'lists the pending calls and audit entries of every live session, as their latest save left them',
+      async () => {
+        const { store, advance } = await create();
+        const byRequest = (a: { request_id: string; session_id: string }, b: typeof a) =>
+          `${a.session_id}/${a.request_id}`.localeCompare(`${b.session_id}/${b.request_id}`);
+        const index = store.approvals as NonNullable<SessionStore['approvals']>;
+        expect(await index.pending()).toEqual([]);
+        expect(await index.audit()).toEqual([]);
+        const idle = { ...sampleRecord('idle'), turn: null };
+        await store.put(sampleRecord('s1'), { ttlMilliseconds: 60_000 });
+        await store.put(idle, { ttlMilliseconds: 60_000 });
+        await store.put(sampleRecord('s2', { audit: [sampleAuditEntry('s2', 'r0')] }), { ttlMilliseconds: 120_000 });
+        await store.put(sampleRecord('gone', { audit: [sampleAuditEntry('gone', 'r0')] }), { ttlMilliseconds: 60_000 });
+        await store.delete('gone');
+        expect((await index.pending()).sort(byRequest)).toEqual([samplePending('s1'), samplePending('s2')]);
+        expect(await index.audit()).toEqual([sampleAuditEntry('s2', 'r0')]);
+
+        // The call of s1 decided and saved again: no longer pending, and its audit entry appears.
+        const decided = sampleRecord('s1', { audit: [sampleAuditEntry('s1', 'r1')] });
+        Object.assign(decided.turn?.tool_calls[0] ?? {}, { status: 'denied', closed: true });
+        await store.put(decided, { ttlMilliseconds: 60_000 });
+        expect(await index.pending()).toEqual([samplePending('s2')]);
+        expect((await index.audit()).sort(byRequest)).toEqual([
+          sampleAuditEntry('s1', 'r1'),
+          sampleAuditEntry('s2', 'r0'),
+        ]);
+
+        // What the caller does with the answer changes nothing stored.
+        const [listed] = await index.pending();
+        listed.arguments.path = 'changed';
+        expect((await index.pending())[0].arguments.path).toBe('b.txt');
+
+        // s1 expires; s2 (a longer ttl) lives on.
+        await advance(61_000);
+        expect(await index.pending()).toEqual([samplePending('s2')]);
+        expect(await index.audit()).toEqual([sampleAuditEntry('s2', 'r0')]);
+      },
+    );
 
     it('remembers the default session id, the latest one set winning', async () => {
       const { store } = await create();

@@ -42,7 +42,7 @@ function connect(path: string) {
   return database;
 }
 
-sessionStoreContract('sqlite', { atomicRevisions: true, events: true }, async (limits) => {
+sessionStoreContract('sqlite', { atomicRevisions: true, events: true, approvals: true }, async (limits) => {
   let time = 1_000_000;
   const { store } = await openStore(await dataDirectory(), { now: () => time, ...limits });
   return {
@@ -197,13 +197,37 @@ describe('the SQLite store', () => {
     await expect(store.get('s1')).rejects.toThrow();
   });
 
+  it('indexes the pending calls of sessions saved before schema version 2, so the inbox lists them', async () => {
+    const path = join(await dataDirectory(), 'sessions.db');
+    const old = connect(path);
+    // Version 1 as it shipped: sessions without the index columns.
+    old.exec(`CREATE TABLE sessions (id TEXT PRIMARY KEY, revision INTEGER NOT NULL, expires_at INTEGER NOT NULL, record TEXT NOT NULL);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      CREATE TABLE events (session_id TEXT NOT NULL, sequence INTEGER NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, frames TEXT NOT NULL, PRIMARY KEY (session_id, first));
+      PRAGMA user_version = 1;`);
+    const insert = old.prepare('INSERT INTO sessions (id, revision, expires_at, record) VALUES (?, 1, ?, ?)');
+    const later = Date.now() + 60_000;
+    insert.run('waiting', later, JSON.stringify(sampleRecord('waiting')));
+    insert.run('idle', later, JSON.stringify({ ...sampleRecord('idle'), turn: null }));
+    const store = createSqliteStore({ database: connect(path) });
+    expect(await store.approvals?.pending()).toEqual([
+      expect.objectContaining({
+        session_id: 'waiting',
+        request_id: 'r1',
+        tool: { name: 'write_file', server: 'filesystem' },
+      }),
+    ]);
+    expect((connect(path).prepare('PRAGMA user_version').get() as { user_version: number }).user_version).toBe(2);
+  });
+
   it('refuses a database written by a newer version, naming its schema version', async () => {
     const path = join(await dataDirectory(), 'sessions.db');
     createSqliteStore({ database: connect(path) });
     const database = connect(path);
     database.exec('PRAGMA user_version = 99');
     expect(() => createSqliteStore({ database })).toThrow(
-      'the database has schema version 99, written by a newer llm-chat-server (this one knows up to 1)',
+      'the database has schema version 99, written by a newer llm-chat-server (this one knows up to 2)',
     );
   });
 });

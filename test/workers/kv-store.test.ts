@@ -7,21 +7,25 @@ import { sessionStoreContract } from '../store/session-store-contract.js';
 // Runs inside workerd (the workers pool), against the real KV binding of wrangler.toml.
 let namespaces = 0;
 
-sessionStoreContract('Workers KV, in workerd', { atomicRevisions: false, events: false }, async () => {
-  let time = 1_000_000;
-  namespaces += 1;
-  return {
-    store: createKvStore({ namespace: env.SESSIONS, prefix: `contract-${namespaces}:`, now: () => time }),
-    advance: async (milliseconds) => {
-      time += milliseconds;
-    },
-  };
-});
+sessionStoreContract(
+  'Workers KV, in workerd',
+  { atomicRevisions: false, events: false, approvals: false },
+  async () => {
+    let time = 1_000_000;
+    namespaces += 1;
+    return {
+      store: createKvStore({ namespace: env.SESSIONS, prefix: `contract-${namespaces}:`, now: () => time }),
+      advance: async (milliseconds) => {
+        time += milliseconds;
+      },
+    };
+  },
+);
 
 // What a session hub (Durable Object) uses: memory in front of KV.
 sessionStoreContract(
   'memory in front of Workers KV, in workerd',
-  { atomicRevisions: true, events: false },
+  { atomicRevisions: true, events: false, approvals: false },
   async (limits) => {
     let time = 1_000_000;
     namespaces += 1;

@@ -3,6 +3,7 @@ import { errorDataSchema } from '../../chat/turn-events.js';
 import { errorBody } from '../../errors.js';
 import { errorResponses, jsonBody, jsonContent, sseContent } from '../openapi.js';
 import { sessionIdField, turnResponseSchema } from '../schemas.js';
+import { deciderOf } from '../security.js';
 import type { Services } from '../services.js';
 import { requestedSessionId } from '../session-id.js';
 import { oneOfShapesHook } from '../validation.js';
@@ -56,7 +57,7 @@ const route = createRoute({
       description: 'Decided; the continuation goes to a waiting stream, or is deferred',
       content: jsonContent(acceptedSchema),
     },
-    ...errorResponses(400, 404, 409, 410, 413, 415, 502, 503, 504),
+    ...errorResponses(400, 401, 403, 404, 409, 410, 413, 415, 502, 503, 504),
   },
 });
 
@@ -69,6 +70,7 @@ export function approveRoutes(app: OpenAPIHono, { conversations, sessionRoute, o
       const decisions = 'decisions' in body ? body.decisions : [body];
       const outcome = await conversations.decide(requestedSessionId(c, body.session_id), decisions, {
         defer: body.defer === true,
+        decider: deciderOf(c),
       });
       const rejected = outcome.rejected.map(({ request_id, error }) => ({ request_id, ...errorBody(error) }));
       const extra = rejected.length ? { rejected } : {};
