@@ -7,6 +7,7 @@ import { startupChecks } from '../llm/startup-checks.js';
 import type { Logger } from '../logger.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
 import { AuditLogOpenError, openAuditLogFile } from './audit-log-file.js';
+import { batchedLines } from './batched-lines.js';
 import { createNodeDirectoryGuard } from './directory-guard.js';
 import { type LoadedEnvFile, loadConfig } from './load-config.js';
 import { nodeMetrics } from './node-metrics.js';
@@ -17,7 +18,11 @@ import { packageInfo } from './package-info.js';
 import { smallFetch } from './small-fetch.js';
 import { createStdioStarter } from './stdio-transport.js';
 
+/** The log's lines, one write per event-loop turn; written out at exit and before a fatal line. */
+const stderrLines = batchedLines((text) => process.stderr.write(text));
+
 export function fail(message: string): never {
+  stderrLines.flush();
   process.stderr.write(`llm-chat-server: ${message}\n`);
   process.exit(2);
 }
@@ -28,6 +33,7 @@ export function fail(message: string): never {
  * entries only listen.
  */
 export async function prepareServer() {
+  process.on('exit', stderrLines.flush);
   const loaded = loadConfig({
     argv: process.argv.slice(2),
     env: process.env,
@@ -84,7 +90,7 @@ export async function prepareServer() {
     config: { ...config, currentDirectory },
     servers,
     variables: { ...process.env, CONFIG_DIR: dirname(serversPath), ...ownPackage.variables },
-    write: (line) => process.stderr.write(`${line}\n`),
+    write: stderrLines.line,
     store: opened.store,
     directories: createNodeDirectoryGuard({ base: process.cwd(), roots: [currentDirectory, ...config.allowDirectory] }),
     version: ownPackage.version,
