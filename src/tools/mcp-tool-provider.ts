@@ -1,4 +1,5 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { canonicalJson, sha256Hex } from '../approvals/fingerprint.js';
 import { rulesOfTool } from '../approvals/match-rules.js';
 import { createRedactor, type Logger } from '../logger.js';
 import { callTool } from './call-tool.js';
@@ -79,12 +80,24 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
           now: options.now ?? Date.now,
         });
 
+  // A listing keeps its Tool objects until the server announces a change: each is hashed once.
+  const fingerprints = new WeakMap<Tool, Promise<string>>();
+  const fingerprintOf = (tool: Tool) => {
+    let fingerprint = fingerprints.get(tool);
+    if (!fingerprint) {
+      fingerprint = sha256Hex(redact(canonicalJson({ inputSchema: tool.inputSchema, annotations: tool.annotations })));
+      fingerprints.set(tool, fingerprint);
+    }
+    return fingerprint;
+  };
+
   const toolInfo = async (offered: string, name: string, server: ServerConfig, tool: Tool): Promise<ToolInfo> => ({
     name: offered,
     server: name,
     serverToolName: tool.name,
     description: redact(tool.description ?? ''),
     inputSchema: JSON.parse(redact(JSON.stringify(tool.inputSchema))) as Record<string, unknown>,
+    fingerprint: await fingerprintOf(tool),
     rule: configuredRule(server, tool.name),
     rules: await rulesOfTool(server.rules, tool.name),
     readOnlyHint: tool.annotations?.readOnlyHint,
