@@ -1,5 +1,5 @@
-export type { Tool, ToolCallRecord, TurnEvent, TurnResponse } from '../chat/turn-events.js';
 export type { Remember } from '../approvals/grants.js';
+export type { Tool, ToolCallRecord, TurnEvent, TurnResponse } from '../chat/turn-events.js';
 export type { ErrorCode } from '../errors.js';
 export type { SessionState } from '../http/schemas.js';
 export {
