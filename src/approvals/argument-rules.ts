@@ -56,13 +56,27 @@ export interface IndexedRule {
 /**
  * What decided a call without a human's decision, or made it ask. Absent: nothing matched, so it
  * asked. `rule`: the server's `rules[index]`; `list`: the server's `deny` or `autoApprove` (or
- * `alwaysAllow`) list; `grant`: an approval with `remember: "session"`; `read_only_hint`: the
- * tool's `readOnlyHint` under --auto-approve-read-only.
+ * `alwaysAllow`) list; `grant`: an earlier approval with `remember` (see `grantDecidedBy`; records
+ * saved before grants had a scope hold `{ kind: "grant" }` alone); `read_only_hint`: the tool's
+ * `readOnlyHint` under --auto-approve-read-only.
  */
 export const decidedBySchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rule'), server: z.string(), index: z.number().int(), rule: argumentRuleSchema }),
   z.object({ kind: z.literal('list'), server: z.string(), list: z.enum(['deny', 'autoApprove']) }),
-  z.object({ kind: z.literal('grant') }),
+  z.object({
+    kind: z.literal('grant'),
+    server: z.string().optional(),
+    /** The server's own name of the tool. */
+    tool: z.string().optional(),
+    /** `"session"`, or how long the grant lasts as the approver gave it (`"10m"`). */
+    for: z.string().optional(),
+    /** `same`: only calls with exactly the arguments approved. */
+    arguments: z.enum(['any', 'same']).optional(),
+    /** The approved call whose `remember` made the grant. */
+    request_id: z.string().optional(),
+    granted_at: z.string().optional(),
+    expires_at: z.string().optional(),
+  }),
   z.object({ kind: z.literal('read_only_hint') }),
 ]);
 

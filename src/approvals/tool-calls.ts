@@ -2,7 +2,8 @@ import type { ToolCall } from '../llm/chat-model.js';
 import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
 import type { IndexedRule } from './argument-rules.js';
-import { decide, grantKey } from './policy.js';
+import { addGrant, findGrant, type Grant, makeGrant, type Remember } from './grants.js';
+import { decide } from './policy.js';
 
 export interface ApprovalSettings {
   autoApproveReadOnly: boolean;
@@ -14,7 +15,10 @@ export interface ApprovalSettings {
 export interface Decision {
   approve: boolean;
   reason?: string;
-  remember?: 'once' | 'session';
+  /** What the approval also approves (see `rememberSchema`); ignored on a denial. */
+  remember?: Remember;
+  /** Only with `approve`: arguments to run the call with instead of the model's, already checked. */
+  arguments?: Record<string, unknown>;
 }
 
 export const deniedText = (reason?: string) =>
@@ -25,17 +29,26 @@ export const refusedText = (reason: string) =>
 export const expiredText = 'The tool did not run: approval expired before the user decided.';
 export const stoppedText = 'The tool did not finish: stopped by user.';
 const notStartedText = (reason: string) => `The tool did not run: ${reason}.`;
+/** What the model is told before the result of a call whose arguments the approver edited. */
+export const editedText = (args: Record<string, unknown>) =>
+  `A person edited the arguments of this call before approving it. The tool ran with these arguments instead of yours: ${JSON.stringify(args)}\n\nResult:\n`;
 
 /**
  * The state of a call the model just made: not_run when the tool is unknown or its arguments are
  * not a JSON object, denied or approved when the policy says so, else pending. `matched`: the
- * tool's rules that match the call's arguments (`matchRules`).
+ * tool's rules that match the call's arguments (`matchRules`); `argumentsHash`: the hash of its
+ * arguments (`argumentsHash`), which grants for the same arguments compare.
  */
 export function newToolCall(
   call: ToolCall,
   tools: ReadonlyMap<string, ToolInfo>,
-  grants: readonly string[],
-  settings: ApprovalSettings & { requestId: string; now: number; matched?: readonly IndexedRule[] },
+  grants: readonly (Grant | string)[],
+  settings: ApprovalSettings & {
+    requestId: string;
+    now: number;
+    matched?: readonly IndexedRule[];
+    argumentsHash?: string;
+  },
 ): ToolCallState {
   const tool = tools.get(call.name);
   const base = {
@@ -43,7 +56,7 @@ export function newToolCall(
     call_id: call.id,
     name: call.name,
     server: tool?.server ?? '',
-    ...(tool ? { server_tool_name: tool.serverToolName } : {}),
+    ...(tool ? { server_tool_name: tool.serverToolName, tool_fingerprint: tool.fingerprint } : {}),
     arguments: call.arguments,
     closed: false,
   };
@@ -64,7 +77,8 @@ export function newToolCall(
       result: `The arguments were not a JSON object, so the tool did not run: ${call.invalidArguments.slice(0, 500)}`,
     };
   }
-  const decision = decide(tool, grants, settings.autoApproveReadOnly, settings.matched);
+  const grant = findGrant(grants, tool, { now: settings.now, argumentsHash: settings.argumentsHash });
+  const decision = decide(tool, grant, settings.autoApproveReadOnly, settings.matched);
   const decided = decision.by ? { decided_by: decision.by } : {};
   if (decision.kind === 'deny') {
     const refused = { reason: decision.reason, result: refusedText(decision.reason), is_error: true };
@@ -86,13 +100,26 @@ export function expireCalls(turn: TurnState | null, now: number): boolean {
   return changed;
 }
 
-/** Applies a human's decision to a pending call, and a `remember: "session"` grant to the session. */
-export function applyDecision(session: SessionRecord, call: ToolCallState, decision: Decision) {
+/**
+ * Applies a human's decision to a pending call: an approval with edited arguments puts them in
+ * place (keeping the model's), and its `remember` adds a grant to the session. `argumentsHash`:
+ * the hash of the arguments the call runs with, needed by a grant of the same arguments.
+ */
+export function applyDecision(
+  session: SessionRecord,
+  call: ToolCallState,
+  decision: Decision,
+  context: { now: number; argumentsHash?: string },
+) {
   if (decision.approve) {
     call.status = 'approved';
     call.approved_by = 'user';
-    const key = call.server_tool_name === undefined ? undefined : grantKey(call.server, call.server_tool_name);
-    if (decision.remember === 'session' && key !== undefined && !session.grants.includes(key)) session.grants.push(key);
+    if (decision.arguments !== undefined) {
+      call.original_arguments = call.arguments;
+      call.arguments = decision.arguments;
+    }
+    const grant = makeGrant(call, decision.remember, context);
+    if (grant) addGrant(session.grants, grant);
   } else {
     Object.assign(call, {
       status: 'denied',
@@ -149,8 +176,15 @@ export const pendingCalls = (turn: TurnState | null) => openCalls(turn).filter((
 /** Ends the session's turn, remembering how its calls ended (the latest 100 calls). */
 export function endTurn(session: SessionRecord) {
   for (const call of session.turn?.tool_calls ?? []) {
-    const { request_id, status, name, server, decided_by } = call;
-    session.recent_calls.push({ request_id, status, name, server, ...(decided_by ? { decided_by } : {}) });
+    const { request_id, status, name, server, decided_by, original_arguments } = call;
+    session.recent_calls.push({
+      request_id,
+      status,
+      name,
+      server,
+      ...(decided_by ? { decided_by } : {}),
+      ...(original_arguments ? { arguments: call.arguments, original_arguments } : {}),
+    });
   }
   session.recent_calls.splice(0, Math.max(0, session.recent_calls.length - 100));
   session.turn = null;

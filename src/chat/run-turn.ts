@@ -1,8 +1,11 @@
 import type { ApprovalNotifier } from '../approvals/approval-notifier.js';
+import { argumentsHash } from '../approvals/fingerprint.js';
+import { grantOptions, liveGrants } from '../approvals/grants.js';
 import { matchRules } from '../approvals/match-rules.js';
 import {
   type ApprovalSettings,
   closeStep,
+  editedText,
   endTurn,
   newToolCall,
   openCalls,
@@ -171,12 +174,20 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
         }),
       );
       const now = dependencies.now();
+      // Grants past their time, or made for a tool whose schema or annotations changed since, end here.
+      session.grants = liveGrants(session.grants, tools, now);
+      // Only a grant of the same arguments compares them.
+      const comparesArguments = session.grants.some((grant) => typeof grant !== 'string' && grant.arguments === 'same');
+      const hashes = await Promise.all(
+        calls.map((call) => (comparesArguments ? argumentsHash(call.arguments) : undefined)),
+      );
       const created = calls.map((call, index) =>
         newToolCall(call, byName, session.grants, {
           ...settings,
           requestId: dependencies.newRequestId(),
           now,
           matched: matched[index],
+          argumentsHash: hashes[index],
         }),
       );
       turn.tool_calls.push(...created);
@@ -203,6 +214,7 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
             tool: toolOf(state),
             message: turn.message,
             ...(state.decided_by ? { decided_by: state.decided_by } : {}),
+            grants: grantOptions(state, state.decided_by),
           },
         };
       }
@@ -273,7 +285,9 @@ async function* runTool(
       ]);
       while (progress.length > 0) yield progress.shift() as TurnEvent;
       if (settled) {
-        const content = truncateResult(settled.result.content, dependencies.settings.maxToolResultChars);
+        const output = truncateResult(settled.result.content, dependencies.settings.maxToolResultChars);
+        // The model is told when a person changed what it asked for, and what ran instead.
+        const content = call.original_arguments ? `${editedText(call.arguments)}${output}` : output;
         Object.assign(call, {
           status: settled.result.isError ? 'failed' : 'executed',
           result: content,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { decidedBySchema } from '../approvals/argument-rules.js';
+import { grantOptionSchema } from '../approvals/grants.js';
 import { errorCodes } from '../errors.js';
 import { usageSchema } from '../llm/chat-model.js';
 
@@ -10,8 +11,17 @@ export const toolSchema = z.object({
 });
 
 const decidedBy = decidedBySchema.describe(
-  'what decided the call without asking (a rule of servers.json, a list, a session grant, a read-only hint), or the "ask" rule that made it ask; absent when nothing did and a human was asked',
+  'what decided the call without asking (a rule of servers.json, a list, a grant, a read-only hint), or the "ask" rule that made it ask; absent when nothing did and a human was asked',
 );
+
+/** The choices of `remember` for a pending call, each with what it would approve besides the call. */
+export const grantOptionsSchema = z
+  .array(grantOptionSchema)
+  .describe('each choice of "remember" in POST /approve, and what it would approve besides this call');
+
+const originalArguments = z
+  .record(z.string(), z.unknown())
+  .describe("the model's arguments, only when the approver edited them (`arguments` are then the edited ones)");
 
 export const toolCallRecordSchema = toolSchema.extend({
   request_id: z.string(),
@@ -23,6 +33,7 @@ export const toolCallRecordSchema = toolSchema.extend({
   result: z.string().optional(),
   is_error: z.boolean().optional(),
   decided_by: decidedBy.optional(),
+  original_arguments: originalArguments.optional(),
 });
 
 /** The JSON response of `/user_request` and `/approve`, and the data of the SSE `done` event. */
@@ -60,6 +71,7 @@ export const turnEventSchema = z.discriminatedUnion('event', [
       tool: toolSchema,
       message: z.string(),
       decided_by: decidedBy.optional(),
+      grants: grantOptionsSchema.optional(),
     }),
   }),
   /** A tool starts running. */

@@ -41,6 +41,7 @@ export function turnResponse(session: SessionRecord, turn: TurnState, message: s
       status: publicStatus[call.status],
       ...(call.result !== undefined ? { result: call.result, is_error: call.is_error ?? false } : {}),
       ...(call.decided_by ? { decided_by: call.decided_by } : {}),
+      ...(call.original_arguments ? { original_arguments: call.original_arguments } : {}),
     })),
     usage: { ...turn.usage },
   };

@@ -1,4 +1,7 @@
 import type { ApprovalNotifier } from '../approvals/approval-notifier.js';
+import { checkEditedArguments } from '../approvals/edited-arguments.js';
+import { argumentsHash } from '../approvals/fingerprint.js';
+import { liveGrants } from '../approvals/grants.js';
 import {
   applyDecision,
   closeStep,
@@ -137,6 +140,31 @@ export function createTurnService(options: TurnServiceOptions) {
     return { call };
   };
 
+  /**
+   * 400 `invalid_request` when the edited arguments of an approval that would apply do not fit
+   * the tool's input schema or are refused by the configuration: nothing is applied then. Each
+   * detail names the decision's `request_id` and the field, from the decision (`arguments.path`).
+   */
+  const checkEdits = async (session: SessionRecord, decisions: CallDecision[]) => {
+    const edits = decisions.flatMap((decision) => {
+      const found = decision.approve && decision.arguments ? target(session, decision.request_id) : undefined;
+      return found && 'call' in found ? [{ decision, call: found.call, args: decision.arguments ?? {} }] : [];
+    });
+    if (edits.length === 0) return;
+    const tools = await options.tools.list(session.current_directory);
+    const locate = (path: string) => options.directories.locate(session.current_directory, path);
+    const details = [];
+    for (const { decision, call, args } of edits) {
+      for (const issue of await checkEditedArguments(call, args, tools, locate)) {
+        const path = issue.path ? `arguments.${issue.path}` : 'arguments';
+        details.push({ request_id: decision.request_id, path, message: issue.message });
+      }
+    }
+    if (details.length === 0) return;
+    const summary = details.map((detail) => `${detail.path}: ${detail.message}`).join('; ');
+    throw new AppError('invalid_request', `Invalid request: ${summary}`, details);
+  };
+
   return {
     /** A new turn with the user's input: 409 while a turn runs or approvals are pending. */
     start(id: string, input: string): Promise<TurnRun> {
@@ -187,6 +215,7 @@ export function createTurnService(options: TurnServiceOptions) {
           session = await sessions.load(id);
         }
         let changed = expireCalls(session.turn, clock.now());
+        await checkEdits(session, decisions);
         const rejected: RejectedDecision[] = [];
         for (const decision of decisions) {
           const found = target(session, decision.request_id);
@@ -196,7 +225,10 @@ export function createTurnService(options: TurnServiceOptions) {
           }
           // Still not handed back after the wait; nothing is changed.
           turns.assertIdle(id);
-          applyDecision(session, found.call, decision);
+          // Hashed only for a grant of the same arguments: the common decision saves without a pause.
+          const same = typeof decision.remember === 'object' && decision.remember.arguments === 'same';
+          const ran = same ? await argumentsHash(decision.arguments ?? found.call.arguments) : undefined;
+          applyDecision(session, found.call, decision, { now: clock.now(), argumentsHash: ran });
           changed = true;
           found.call.decider = delivery.decider ?? 'user';
         }
@@ -251,11 +283,13 @@ export function createTurnService(options: TurnServiceOptions) {
       });
     },
 
-    /** The session as it stands, its expired approvals marked, and whether a turn of it runs. */
+    /** The session as it stands (expired approvals marked, expired grants left out), and whether a turn of it runs. */
     inspect(id: string): Promise<{ record: SessionRecord; running: boolean }> {
       return sessions.locked(id, async () => {
         const record = await sessions.load(id);
         if (expireCalls(record.turn, clock.now())) await sessions.save(record);
+        // What the views show: the grants still in force (saved so at the next step).
+        record.grants = liveGrants(record.grants, [], clock.now());
         return { record, running: turns.isRunning(id) };
       });
     },

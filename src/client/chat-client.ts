@@ -1,3 +1,4 @@
+import type { Remember } from '../approvals/grants.js';
 import type { TurnResponse } from '../chat/turn-events.js';
 import type { SessionState } from '../http/schemas.js';
 import { ChatClientError, networkError, responseError } from './errors.js';
@@ -46,8 +47,14 @@ export interface Decision {
   approve: boolean;
   /** Told to the model when the call is denied. */
   reason?: string;
-  /** `session`: later calls of this tool on this server run without asking, in this session. */
-  remember?: 'once' | 'session';
+  /**
+   * What the approval also approves: `once` (or `call`): nothing; `session`: later calls of this
+   * tool on this server in this session; `{ for: '10m' | 'session', arguments?: 'same' }`: later
+   * calls for that long, only with exactly these arguments with `same`.
+   */
+  remember?: Remember;
+  /** Only when approving: the arguments to run the call with instead of the model's. */
+  arguments?: Record<string, unknown>;
 }
 
 /**
@@ -240,8 +247,8 @@ export function createChatClient(options: ChatClientOptions = {}) {
       return response.status === 202 ? { kind: 'accepted', ...body } : { kind: 'waiting', response: body };
     },
 
-    /** Approves one call; `remember: 'session'` also allows later calls of the tool in this session. */
-    approve(requestId: string, stream: StreamOptions & { remember?: 'once' | 'session' } = {}) {
+    /** Approves one call; `remember` (see `Decision`) also approves later calls of the tool. */
+    approve(requestId: string, stream: StreamOptions & { remember?: Remember } = {}) {
       return this.decide([{ request_id: requestId, approve: true, remember: stream.remember }], stream);
     },
 

@@ -1,3 +1,4 @@
+export type { Remember } from '../approvals/grants.js';
 export type { Tool, ToolCallRecord, TurnEvent, TurnResponse } from '../chat/turn-events.js';
 export type { ErrorCode } from '../errors.js';
 export type { SessionState } from '../http/schemas.js';

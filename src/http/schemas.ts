@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { decidedBySchema } from '../approvals/argument-rules.js';
-import { errorDataSchema, toolSchema, turnResponseSchema } from '../chat/turn-events.js';
+import { errorDataSchema, grantOptionsSchema, toolSchema, turnResponseSchema } from '../chat/turn-events.js';
 import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
 import { sessionSettingsSchema } from '../sessions/session-settings.js';
@@ -85,7 +85,12 @@ export const sessionStateSchema = z.object({
     })
     .describe('where `messages` lies in the history; pass `limit` and `before` to page through it'),
   pending_approvals: z.array(
-    z.object({ request_id: z.string(), tool: toolSchema, decided_by: decidedBySchema.optional() }),
+    z.object({
+      request_id: z.string(),
+      tool: toolSchema,
+      decided_by: decidedBySchema.optional(),
+      grants: grantOptionsSchema,
+    }),
   ),
   tool_calls: z
     .array(
@@ -97,11 +102,24 @@ export const sessionStateSchema = z.object({
         decided_by: decidedBySchema
           .optional()
           .describe(
-            'what decided the call without asking (a rule of servers.json, a list, a session grant, a read-only hint), or the "ask" rule that made it ask; absent when nothing did',
+            'what decided the call without asking (a rule of servers.json, a list, a grant, a read-only hint), or the "ask" rule that made it ask; absent when nothing did',
           ),
+        arguments: z
+          .record(z.string(), z.unknown())
+          .optional()
+          .describe('only when the approver edited the arguments: those the tool ran with'),
+        original_arguments: z
+          .record(z.string(), z.unknown())
+          .optional()
+          .describe("only when the approver edited the arguments: the model's"),
       }),
     )
     .describe("the calls of the latest 100 ended turns' calls and of the current turn, oldest first"),
+  grants: z
+    .array(decidedBySchema)
+    .describe(
+      'approvals of later calls in force (each as `decided_by` of a call it lets run names it); one ends at its expiry or when its tool changes its input schema or annotations',
+    ),
   tools: z.array(
     z.object({
       name: z.string(),

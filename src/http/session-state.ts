@@ -1,3 +1,4 @@
+import { findGrant, grantDecidedBy, grantOptions, liveGrants } from '../approvals/grants.js';
 import { decide } from '../approvals/policy.js';
 import { pendingCalls } from '../approvals/tool-calls.js';
 import { estimateTokens } from '../chat/context-window.js';
@@ -74,6 +75,7 @@ export function sessionState(
       request_id: call.request_id,
       tool: toolOf(call),
       ...(call.decided_by ? { decided_by: call.decided_by } : {}),
+      grants: grantOptions(call, call.decided_by),
     })),
     tool_calls: [...record.recent_calls, ...(record.turn?.tool_calls ?? [])].map((call) => ({
       request_id: call.request_id,
@@ -81,11 +83,14 @@ export function sessionState(
       server: call.server ?? '',
       status: publicStatus[call.status],
       ...(call.decided_by ? { decided_by: call.decided_by } : {}),
+      ...(call.original_arguments ? { arguments: call.arguments, original_arguments: call.original_arguments } : {}),
     })),
+    // Read through `inspect`, the record holds no expired grant; a changed tool may have ended some.
+    grants: liveGrants(record.grants, context.tools).map(grantDecidedBy),
     tools: context.tools.map((tool) => {
       // Rules without argument patterns decide every call of the tool; the others depend on the call.
       const always = tool.rules?.filter((indexed) => Object.keys(indexed.rule.arguments).length === 0);
-      const decision = decide(tool, record.grants, context.autoApproveReadOnly, always).kind;
+      const decision = decide(tool, findGrant(record.grants, tool, {}), context.autoApproveReadOnly, always).kind;
       return {
         name: tool.name,
         server: tool.server,

@@ -1,8 +1,27 @@
 import type { OpenAPIHonoOptions } from '@hono/zod-openapi';
 import type { Env } from 'hono';
-import type { ZodType } from 'zod';
+import type { core, ZodType } from 'zod';
 import { AppError } from '../errors.js';
 import { errorResponse } from './errors.js';
+
+/**
+ * An issue as reported. A value that fits none of a union's options is reported by the one option
+ * it has the shape of (the only one not refusing its type or value outright), so `{"for": "soon"}`
+ * is told `remember.for: …` rather than `remember: Invalid input`.
+ */
+function reported(issue: core.$ZodIssue, prefix: PropertyKey[] = []): Array<{ path: string; message: string }> {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union') {
+    const typed = issue.errors.filter(
+      (option) =>
+        !option.some(
+          (inner) => (inner.code === 'invalid_type' || inner.code === 'invalid_value') && inner.path.length === 0,
+        ),
+    );
+    if (typed.length === 1) return typed[0].flatMap((inner) => reported(inner, path));
+  }
+  return [{ path: path.map(String).join('.'), message: issue.message }];
+}
 
 /**
  * Our 400 for a request that fails its schema: `details` names each field and what was wrong with
@@ -10,7 +29,7 @@ import { errorResponse } from './errors.js';
  */
 export const validationHook: NonNullable<OpenAPIHonoOptions<Env>['defaultHook']> = (result, c) => {
   if (result.success) return;
-  const details = result.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
+  const details = result.error.issues.flatMap((issue) => reported(issue));
   const summary = details
     .map((detail) => (detail.path ? `${detail.path}: ${detail.message}` : detail.message))
     .join('; ');

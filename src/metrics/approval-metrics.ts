@@ -1,5 +1,5 @@
 import type { Span } from '@opentelemetry/api';
-import { grantKey } from '../approvals/policy.js';
+import { toolKey } from '../approvals/policy.js';
 import type { Clock } from '../clock.js';
 import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
 import type { SessionStore } from '../store/session-store.js';
@@ -49,15 +49,17 @@ export function approvalMetrics(options: ApprovalMetricsOptions) {
   // The servers' rules, from the latest listing of each tool: which rule, grant or hint approved a call.
   const rules = new Map<string, ToolInfo['rule']>();
 
-  const policyKind = (call: ToolCallState, grants: readonly string[]): DecisionKind => {
+  const policyKind = (call: ToolCallState, grants: SessionRecord['grants']): DecisionKind => {
     const by = call.decided_by?.kind;
     if (by === 'rule' || by === 'list') return 'rule';
     if (by === 'grant') return 'grant';
     if (by === 'read_only_hint') return 'hint';
     // Calls saved before `decided_by` existed: from the latest listing.
-    const key = grantKey(call.server, call.server_tool_name ?? call.name);
+    const key = toolKey(call.server, call.server_tool_name ?? call.name);
     if (rules.get(key) === 'allow') return 'rule';
-    if (grants.includes(key)) return 'grant';
+    const granted = (grant: SessionRecord['grants'][number]) =>
+      typeof grant !== 'string' && toolKey(grant.server, grant.tool) === key;
+    if (grants.some(granted)) return 'grant';
     return options.autoApproveReadOnly ? 'hint' : 'rule';
   };
 
@@ -163,7 +165,7 @@ export function approvalMetrics(options: ApprovalMetricsOptions) {
     },
     /** Told every tool listing: the servers' rules. */
     listed(tools: readonly ToolInfo[]) {
-      for (const tool of tools) rules.set(grantKey(tool.server, tool.serverToolName), tool.rule);
+      for (const tool of tools) rules.set(toolKey(tool.server, tool.serverToolName), tool.rule);
     },
     /** Before a scrape: expires what is past its expiry. */
     sweep: () => sweep(),

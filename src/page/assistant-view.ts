@@ -86,11 +86,14 @@ export class AssistantView {
         break;
       case 'approval_required': {
         const view = this.call(event.data.request_id, event.data.tool);
-        view.ask((decision) => decide(event.data.request_id, decision));
+        view.ask((decision) => decide(event.data.request_id, decision), {
+          grants: event.data.grants,
+          decidedBy: event.data.decided_by,
+        });
         break;
       }
       case 'tool_call':
-        this.call(event.data.request_id, event.data.tool).running(event.data.approved_by);
+        this.call(event.data.request_id, event.data.tool).running(event.data.decided_by);
         break;
       case 'tool_progress':
         this.calls.get(event.data.request_id)?.progress(event.data.progress, event.data.total, event.data.message);
@@ -104,6 +107,8 @@ export class AssistantView {
         break;
       case 'done':
         if (this.text) this.render(this.text);
+        // A call the configuration refused has no tool_call: what refused it comes with done.
+        for (const call of event.data.tool_calls) this.calls.get(call.request_id)?.showDecidedBy(call.decided_by);
         if (event.data.stopped) this.note('Stopped.');
         break;
       case 'error':

@@ -370,7 +370,10 @@ async function loadChat(id: string | undefined, keepNotice = false) {
     const decide = decider(id, view);
     for (const pending of state.pending_approvals) {
       const card = view.call(pending.request_id, pending.tool);
-      card.ask((decision) => decide(pending.request_id, decision));
+      card.ask((decision) => decide(pending.request_id, decision), {
+        grants: pending.grants,
+        decidedBy: pending.decided_by,
+      });
     }
     setMode('approval');
   } else {

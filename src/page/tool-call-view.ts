@@ -1,5 +1,9 @@
-import type { Decision } from '../client/index.js';
+import type { Decision, Remember, TurnEvent } from '../client/index.js';
 import { h } from './dom.js';
+
+type ApprovalData = Extract<TurnEvent, { event: 'approval_required' }>['data'];
+export type DecidedBy = NonNullable<ApprovalData['decided_by']>;
+export type GrantOptions = NonNullable<ApprovalData['grants']>;
 
 /** One value of a tool's arguments: text as text (a file's content with its newlines), long ones folded. */
 function argumentValue(name: string, value: unknown): HTMLElement {
@@ -24,6 +28,61 @@ export interface CallData {
 
 const denialText = (reason?: string) => (reason ? `denied: ${reason}` : 'denied');
 
+const units: Record<string, string> = { ms: 'milliseconds', s: 'seconds', m: 'minutes', h: 'hours', d: 'days' };
+/** `10m` as "10 minutes". */
+const spoken = (duration: string) =>
+  duration.replace(/^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/, (_, amount, unit = 's') => `${amount} ${units[unit]}`);
+
+const sameRemember = (one: Remember | undefined, other: Remember | undefined) =>
+  JSON.stringify(typeof one === 'object' ? [one.for, one.arguments ?? 'any'] : (one ?? 'once')) ===
+  JSON.stringify(typeof other === 'object' ? [other.for, other.arguments ?? 'any'] : (other ?? 'once'));
+
+/** What an approval said it also approves, as the call's status. */
+function approvedText(remember: Remember | undefined) {
+  if (remember === 'session') return 'allowed for this session';
+  if (typeof remember !== 'object') return 'approved';
+  if (remember.arguments === 'same') return 'allowed for these arguments';
+  return remember.for === 'session' ? 'allowed for this session' : `approved for ${spoken(remember.for)}`;
+}
+
+const clockTime = (iso: string) => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+/** What decided the call without asking, or made it ask, in a few words. */
+export function decidedByText(by: DecidedBy): string {
+  switch (by.kind) {
+    case 'rule': {
+      const verb = { allow: 'allowed', ask: 'asked', deny: 'refused' }[by.rule.decision];
+      return `${verb} by rule ${by.index + 1} of ${by.server}`;
+    }
+    case 'list':
+      return by.list === 'deny'
+        ? `refused by the deny list of ${by.server}`
+        : `allowed by the autoApprove list of ${by.server}`;
+    case 'grant': {
+      const scope = [
+        by.arguments === 'same' ? 'these arguments' : '',
+        by.expires_at ? `until ${clockTime(by.expires_at)}` : 'this session',
+      ].filter(Boolean);
+      return `allowed by an earlier approval (${scope.join(', ')})`;
+    }
+    case 'read_only_hint':
+      return 'allowed as read-only, as its server marks it';
+  }
+}
+
+/** The approval card's choices; `remember` picks the matching `grants` option for the button's title. */
+const choices: Array<{ label: string; className: string; decision: Omit<Decision, 'request_id'> }> = [
+  { label: 'Approve', className: 'approve', decision: { approve: true } },
+  { label: 'Approve for 10 minutes', className: 'remember', decision: { approve: true, remember: { for: '10m' } } },
+  { label: 'Allow for this session', className: 'remember', decision: { approve: true, remember: 'session' } },
+  {
+    label: 'Always for these arguments',
+    className: 'remember',
+    decision: { approve: true, remember: { for: 'session', arguments: 'same' } },
+  },
+  { label: 'Deny', className: 'deny', decision: { approve: false } },
+];
+
 /**
  * A tool call under the assistant's message: what it runs, its decision (with buttons while it
  * waits), its status, and its result, folded.
@@ -31,6 +90,7 @@ const denialText = (reason?: string) => (reason ? `denied: ${reason}` : 'denied'
 export class ToolCallView {
   readonly element: HTMLElement;
   private readonly status: HTMLElement;
+  private readonly decidedBy: HTMLElement;
   private actions?: HTMLElement;
   /** The denial sent or shown, which a result that comes after keeps. */
   private denial?: string;
@@ -40,6 +100,7 @@ export class ToolCallView {
   constructor(call: CallData) {
     const args = Object.entries(call.arguments);
     this.status = h('span', { class: 'status' });
+    this.decidedBy = h('p', { class: 'decided-by', hidden: true });
     this.element = h(
       'div',
       { class: 'call', role: 'group', 'aria-label': `Tool call ${call.name}` },
@@ -49,6 +110,7 @@ export class ToolCallView {
         h('span', { class: 'tool' }, call.server ? `${call.server} · ` : '', h('strong', {}, call.name)),
         this.status,
       ),
+      this.decidedBy,
       args.length > 0
         ? h('div', { class: 'arguments' }, ...args.map(([name, value]) => argumentValue(name, value)))
         : h('div', { class: 'arguments empty' }, 'no arguments'),
@@ -60,9 +122,23 @@ export class ToolCallView {
     this.status.className = `status ${kind}`;
   }
 
-  /** Approve / Allow for this session / Deny with a reason; `decide` sends the decision. */
-  ask(decide: (decision: Omit<Decision, 'request_id'>) => Promise<void>) {
+  /** What decided the call without asking, or made it ask, under its name. */
+  showDecidedBy(by: DecidedBy | undefined) {
+    if (!by) return;
+    this.decidedBy.textContent = decidedByText(by);
+    this.decidedBy.hidden = false;
+  }
+
+  /**
+   * Approve (once, for 10 minutes, for the session, for these arguments) / Deny with a reason;
+   * `decide` sends the decision. Each button's title says what it would approve (`grants`).
+   */
+  ask(
+    decide: (decision: Omit<Decision, 'request_id'>) => Promise<void>,
+    context: { grants?: GrantOptions; decidedBy?: DecidedBy } = {},
+  ) {
     if (this.actions) return;
+    this.showDecidedBy(context.decidedBy);
     this.element.classList.add('pending');
     this.setStatus('waits for your decision', 'waiting');
     const reason = h('input', { type: 'text', class: 'reason', placeholder: 'Reason (told to the model)' });
@@ -73,19 +149,15 @@ export class ToolCallView {
       reason,
     );
     const error = h('p', { class: 'call-error', role: 'alert' });
-    const buttons = [
-      h('button', { type: 'button', class: 'approve' }, 'Approve'),
-      h('button', { type: 'button', class: 'remember' }, 'Allow for this session'),
-      h('button', { type: 'button', class: 'deny' }, 'Deny'),
-    ];
-    const decisions: Array<Omit<Decision, 'request_id'>> = [
-      { approve: true },
-      { approve: true, remember: 'session' },
-      { approve: false },
-    ];
+    const buttons = choices.map(({ label, className, decision }) => {
+      const covers = decision.approve
+        ? context.grants?.find((option) => sameRemember(option.remember, decision.remember))?.covers
+        : undefined;
+      return h('button', { type: 'button', class: className, title: covers && `Approves ${covers}` }, label);
+    });
     buttons.forEach((button, index) => {
       button.addEventListener('click', async () => {
-        const decision = { ...decisions[index] };
+        const decision = { ...choices[index].decision };
         if (!decision.approve && reason.value.trim()) decision.reason = reason.value.trim();
         for (const other of [...buttons, reason]) other.disabled = true;
         error.textContent = '';
@@ -115,7 +187,7 @@ export class ToolCallView {
     if (!decision.approve) {
       this.denial = denialText(decision.reason);
       this.setStatus(this.denial, 'denied');
-    } else this.setStatus(decision.remember === 'session' ? 'allowed for this session' : 'approved', 'approved');
+    } else this.setStatus(approvedText(decision.remember), 'approved');
   }
 
   closeActions() {
@@ -124,9 +196,10 @@ export class ToolCallView {
     this.actions = undefined;
   }
 
-  running(approvedBy?: 'user' | 'policy') {
+  running(decidedBy?: DecidedBy) {
     this.closeActions();
-    this.setStatus(approvedBy === 'policy' ? 'running (allowed by a rule)' : 'running…', 'running');
+    this.showDecidedBy(decidedBy);
+    this.setStatus('running…', 'running');
   }
 
   progress(progress: number, total?: number, message?: string) {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { decidedBySchema } from '../approvals/argument-rules.js';
 import { auditEntrySchema } from '../approvals/audit-entry.js';
+import { storedGrantsSchema } from '../approvals/grants.js';
 import { chatMessageSchema, usageSchema } from '../llm/chat-model.js';
 import { providerSchema } from '../llm/provider.js';
 
@@ -39,8 +40,19 @@ export const toolCallStateSchema = z.object({
    * that is decided on and run. Absent in records saved before it existed.
    */
   server_tool_name: z.string().optional(),
-  /** Exactly the arguments shown to the human; the tool runs with these. */
+  /**
+   * The arguments the tool runs with: exactly those shown to the human, or those the human put in
+   * their place when approving (`original_arguments` then holds the model's).
+   */
   arguments: z.record(z.string(), z.unknown()),
+  /** The model's arguments, present only when the approver edited them. */
+  original_arguments: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The fingerprint of the tool's input schema and annotations when the call was made: a grant
+   * made by approving the call covers later calls only while the tool keeps it. Absent in records
+   * saved before grants had one.
+   */
+  tool_fingerprint: z.string().optional(),
   status: callStatusSchema,
   approved_by: z.enum(['user', 'policy']).optional(),
   /** What decided the call without a human (a rule, a list, a grant, a hint), or the `ask` rule that made it ask. */
@@ -115,10 +127,13 @@ export const sessionRecordSchema = z.object({
       name: z.string().optional(),
       server: z.string().optional(),
       decided_by: decidedBySchema.optional(),
+      /** Only for a call whose arguments the approver edited: what ran, and the model's. */
+      arguments: z.record(z.string(), z.unknown()).optional(),
+      original_arguments: z.record(z.string(), z.unknown()).optional(),
     }),
   ),
-  /** Tools approved for the rest of the session (`remember: "session"`), as `grantKey`s. */
-  grants: z.array(z.string()),
+  /** Approvals of later calls (`remember`), oldest first: see `grantSchema`. */
+  grants: storedGrantsSchema,
   created_at: z.string(),
   updated_at: z.string(),
   /** How many times the record was saved: what a compare-and-set save checks (absent: never saved). */

@@ -1,4 +1,5 @@
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import { canonicalJson, sha256Hex } from '../approvals/fingerprint.js';
 import { rulesOfTool } from '../approvals/match-rules.js';
 import { createRedactor, type Logger } from '../logger.js';
 import { callTool } from './call-tool.js';
@@ -79,12 +80,17 @@ export function createMcpToolProvider(options: McpToolProviderOptions): ToolProv
           now: options.now ?? Date.now,
         });
 
+  // Hashed once per tool with the rest of its description (see `toolInfo`).
+  const fingerprintOf = (tool: Tool) =>
+    sha256Hex(redact(canonicalJson({ inputSchema: tool.inputSchema, annotations: tool.annotations })));
+
   const describe = async (offered: string, name: string, server: ServerConfig, tool: Tool): Promise<ToolInfo> => ({
     name: offered,
     server: name,
     serverToolName: tool.name,
     description: redact(tool.description ?? ''),
     inputSchema: JSON.parse(redact(JSON.stringify(tool.inputSchema))) as Record<string, unknown>,
+    fingerprint: await fingerprintOf(tool),
     rule: configuredRule(server, tool.name),
     rules: await rulesOfTool(server.rules, tool.name),
     readOnlyHint: tool.annotations?.readOnlyHint,

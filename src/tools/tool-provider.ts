@@ -15,6 +15,12 @@ export interface ToolInfo {
   description: string;
   /** JSON Schema of the arguments. */
   inputSchema: Record<string, unknown>;
+  /**
+   * A hash of the tool's input schema and MCP annotations: it changes when the server changes
+   * either (announced by `notifications/tools/list_changed`), which ends the session grants made
+   * for the tool as it was.
+   */
+  fingerprint: string;
   /** What the server's configuration says of the tool before any session grant. */
   rule: 'allow' | 'deny' | 'ask';
   /** The server's `rules` whose tool glob matches this tool, in their order; their arguments decide whether one applies to a call. */

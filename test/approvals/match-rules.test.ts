@@ -2,8 +2,9 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ArgumentRule, IndexedRule } from '../../src/approvals/argument-rules.js';
+import type { Grant } from '../../src/approvals/grants.js';
 import { isPathArgument, matchRules, rulesOfTool } from '../../src/approvals/match-rules.js';
-import { decide, grantKey } from '../../src/approvals/policy.js';
+import { decide } from '../../src/approvals/policy.js';
 import { createNodeDirectoryGuard } from '../../src/node/directory-guard.js';
 import { createRootDirectoryGuard } from '../../src/sessions/root-directory-guard.js';
 import type { ToolInfo } from '../../src/tools/tool-provider.js';
@@ -161,45 +162,57 @@ describe('precedence: deny beats ask beats allow, with the lists, grants and hin
     serverToolName: 'write_file',
     description: '',
     inputSchema: {},
+    fingerprint: '',
     rule: 'ask',
     ...extra,
   });
   const [allow, ask, deny] = indexed(rule('*', 'allow'), rule('*', 'ask'), rule('*', 'deny'));
 
   it('among matching rules, whatever their order: deny, then ask, then allow', () => {
-    expect(decide(tool(), [], false, [allow, ask, deny])).toMatchObject({
+    expect(decide(tool(), undefined, false, [allow, ask, deny])).toMatchObject({
       kind: 'deny',
       by: { kind: 'rule', index: 2 },
     });
-    expect(decide(tool(), [], false, [allow, ask])).toEqual({
+    expect(decide(tool(), undefined, false, [allow, ask])).toEqual({
       kind: 'ask',
       by: { kind: 'rule', server: 'files', ...ask },
     });
-    expect(decide(tool(), [], false, [allow])).toEqual({
+    expect(decide(tool(), undefined, false, [allow])).toEqual({
       kind: 'allow',
       by: { kind: 'rule', server: 'files', ...allow },
     });
-    expect(decide(tool(), [], false, [])).toEqual({ kind: 'ask' });
+    expect(decide(tool(), undefined, false, [])).toEqual({ kind: 'ask' });
   });
 
   it('the deny list beats an allow rule; an allow rule needs no list', () => {
-    expect(decide(tool({ rule: 'deny' }), [], false, [allow])).toMatchObject({
+    expect(decide(tool({ rule: 'deny' }), undefined, false, [allow])).toMatchObject({
       kind: 'deny',
       by: { kind: 'list', list: 'deny' },
     });
-    expect(decide(tool({ rule: 'allow' }), [], false, [deny])).toMatchObject({ kind: 'deny', by: { kind: 'rule' } });
+    expect(decide(tool({ rule: 'allow' }), undefined, false, [deny])).toMatchObject({
+      kind: 'deny',
+      by: { kind: 'rule' },
+    });
   });
 
   it('an ask rule beats the autoApprove list, a session grant and a read-only hint', () => {
     const everything = tool({ rule: 'allow', readOnlyHint: true });
-    const grants = [grantKey('files', 'write_file')];
-    expect(decide(everything, grants, true, [ask])).toMatchObject({ kind: 'ask', by: { kind: 'rule', index: 1 } });
-    expect(decide(everything, grants, true, [])).toMatchObject({ kind: 'allow', by: { kind: 'list' } });
-    expect(decide(tool({ readOnlyHint: true }), grants, true, [])).toMatchObject({
+    const grant: Grant = {
+      server: 'files',
+      tool: 'write_file',
+      fingerprint: '',
+      for: 'session',
+      arguments: 'any',
+      request_id: 'r0',
+      granted_at: 0,
+    };
+    expect(decide(everything, grant, true, [ask])).toMatchObject({ kind: 'ask', by: { kind: 'rule', index: 1 } });
+    expect(decide(everything, grant, true, [])).toMatchObject({ kind: 'allow', by: { kind: 'list' } });
+    expect(decide(tool({ readOnlyHint: true }), grant, true, [])).toMatchObject({
       kind: 'allow',
-      by: { kind: 'grant' },
+      by: { kind: 'grant', server: 'files', tool: 'write_file', request_id: 'r0' },
     });
-    expect(decide(tool({ readOnlyHint: true }), [], true, [])).toMatchObject({
+    expect(decide(tool({ readOnlyHint: true }), undefined, true, [])).toMatchObject({
       kind: 'allow',
       by: { kind: 'read_only_hint' },
     });

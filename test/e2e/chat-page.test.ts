@@ -146,6 +146,39 @@ describe('the chat page in Chromium', () => {
     await page.context().close();
   });
 
+  it('approves for 10 minutes: the button says what it covers, and the next call runs saying what allowed it', async () => {
+    const { page, errors } = await openPage();
+    upstream.reply(
+      { toolCalls: [{ name: 'count', arguments: { label: 'timed-one' } }] },
+      { text: ['Counted once.'] },
+      { toolCalls: [{ name: 'count', arguments: { label: 'timed-two' } }] },
+      { text: ['Counted again.'] },
+    );
+    await page.goto(server.url);
+    await ask(page, 'Count once');
+    const card = page.locator('.call.pending');
+    const timed = card.getByRole('button', { name: 'Approve for 10 minutes' });
+    expect(await timed.getAttribute('title')).toContain(
+      'later calls of "count" on server "fault" with any arguments, for 10 minutes',
+    );
+    expect(await card.getByRole('button', { name: 'Always for these arguments' }).getAttribute('title')).toContain(
+      'exactly these arguments',
+    );
+    await timed.click();
+    await log(page).getByText('Counted once.').waitFor();
+    await untilIdle(page);
+
+    await ask(page, 'Count again');
+    await log(page).getByText('Counted again.').waitFor();
+    await untilIdle(page);
+    expect(await page.locator('.call.pending').count()).toBe(0);
+    const second = page.locator('.call').last();
+    expect(await second.locator('.decided-by').textContent()).toMatch(/^allowed by an earlier approval \(until \S+/);
+    expect(await linesOf(countFile)).toEqual(expect.arrayContaining(['timed-one', 'timed-two']));
+    expect(errors).toEqual([]);
+    await page.context().close();
+  });
+
   it('denies with a typed reason, which the model is told', async () => {
     const { page, errors } = await openPage();
     const requests: string[] = [];

@@ -284,6 +284,7 @@ describe('EventSource against the real server', () => {
       request_id: expect.any(String),
       tool: { name: 'count', arguments: { label: 'one' }, server: 'fault' },
       message: 'Counting.',
+      grants: expect.arrayContaining([{ remember: { for: '10m' }, covers: expect.stringContaining('10 minutes') }]),
     });
     expect(client.source.readyState).toBe(EventSource.OPEN);
 

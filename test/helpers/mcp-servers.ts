@@ -35,3 +35,11 @@ export const faultServer = (countFile: string, extra: Record<string, unknown> = 
   env: { FAULT_COUNT_FILE: countFile },
   ...extra,
 });
+
+/** Our changing server (test/helpers/mcp-changing-server.mjs) over stdio, recording deploys in `runFile`. */
+export const changingServer = (runFile: string, extra: Record<string, unknown> = {}) => ({
+  command: process.execPath,
+  args: [`${projectDirectory}/test/helpers/mcp-changing-server.mjs`],
+  env: { RUN_FILE: runFile },
+  ...extra,
+});

@@ -119,6 +119,12 @@ describe('approvals on an open stream', () => {
       request_id: 'r2',
       tool: { name: 'count', arguments: { label: 'one' }, server: 'fault' },
       message: 'Counting.',
+      grants: [
+        { remember: 'once', covers: 'this call only' },
+        { remember: { for: '10m' }, covers: expect.stringContaining('for 10 minutes') },
+        { remember: 'session', covers: expect.stringContaining('for the rest of the session') },
+        { remember: { for: 'session', arguments: 'same' }, covers: expect.stringContaining('exactly these arguments') },
+      ],
     });
     const state = await (await app.request('/session_state')).json();
     expect(state.status).toBe('awaiting_approval');

@@ -303,6 +303,7 @@ describe('bounded series', () => {
           serverToolName: name,
           description: '',
           inputSchema: {},
+          fingerprint: '',
           rule: 'ask' as const,
         };
         await tools.call('/', tool, {}, { signal: new AbortController().signal });

@@ -16,6 +16,41 @@ describe('a bad /approve body: 400 invalid_request whose details name each field
     ['approve as a string', { request_id: 'r1', approve: 'true' }, [['approve', /boolean/]]],
     ['an unknown remember', { request_id: 'r1', approve: true, remember: 'forever' }, [['remember', /once.*session/]]],
     [
+      'a remember of another type',
+      { request_id: 'r1', approve: true, remember: 5 },
+      [['remember', /once.*session.*for/]],
+    ],
+    [
+      'a remember for no duration',
+      { request_id: 'r1', approve: true, remember: { for: 'soon' } },
+      [['remember.for', /session.*duration/]],
+    ],
+    [
+      'a remember for zero',
+      { request_id: 'r1', approve: true, remember: { for: '0s' } },
+      [['remember.for', /duration/]],
+    ],
+    [
+      'a remember for other arguments',
+      { request_id: 'r1', approve: true, remember: { for: '10m', arguments: 'similar' } },
+      [['remember.arguments', /same/]],
+    ],
+    [
+      'a remember with a key of its own',
+      { request_id: 'r1', approve: true, remember: { for: '10m', until: 'tomorrow' } },
+      [['remember', /until/]],
+    ],
+    [
+      'a batch decision remembering for no duration',
+      { decisions: [{ request_id: 'r1', approve: true, remember: { for: 10 } }] },
+      [['decisions.0.remember.for', /duration/]],
+    ],
+    [
+      'arguments that are not an object',
+      { request_id: 'r1', approve: true, arguments: 'path=x' },
+      [['arguments', /object|record/]],
+    ],
+    [
       'a batch decision with a string approve and no request_id',
       { decisions: [{ approve: 'yes' }] },
       [

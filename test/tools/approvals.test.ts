@@ -433,7 +433,7 @@ describe('nothing the model or a client says grants an approval', () => {
     expect(await t.counted()).not.toContain('deleted');
   });
 
-  it('POST /approve cannot change the arguments: the tool runs with the ones shown', async () => {
+  it('without an edit, POST /approve runs the arguments shown; a field that is not `arguments` changes nothing', async () => {
     const t = await setup();
     const shown = { path: 'note.txt', content: 'the shown content' };
     upstream.reply({ toolCalls: [{ name: 'write_note', arguments: shown }] }, { text: ['Written.'] });
@@ -442,13 +442,16 @@ describe('nothing the model or a client says grants an approval', () => {
     const response = await t.post('/approve', {
       request_id: first.request_id,
       approve: true,
-      arguments: { path: 'other.txt', content: 'changed by the client' },
+      args: { path: 'other.txt', content: 'changed by the client' },
+      tool: { arguments: { path: 'other.txt' } },
     });
     expect(response.status).toBe(200);
     const body = (await response.json()) as any;
     expect(body.tool_calls).toMatchObject([{ arguments: shown, status: 'executed' }]);
+    expect(body.tool_calls[0]).not.toHaveProperty('original_arguments');
     expect(await readFile(join(t.currentDirectory, 'note.txt'), 'utf8')).toBe('the shown content');
     expect(existsSync(join(t.currentDirectory, 'other.txt'))).toBe(false);
+    expect(lastMessages().at(-1)).toMatchObject({ role: 'tool', content: 'wrote note.txt' });
   });
 });
 
@@ -500,7 +503,11 @@ describe('GET /session_state', () => {
     const waiting = JSON.parse(waitingText);
     expect(waiting.status).toBe('awaiting_approval');
     expect(waiting.pending_approvals).toEqual([
-      { request_id: first.request_id, tool: { name: 'write_note', arguments: shown, server: 'fault' } },
+      {
+        request_id: first.request_id,
+        tool: { name: 'write_note', arguments: shown, server: 'fault' },
+        grants: expect.any(Array),
+      },
     ]);
     const requiresApproval = (state: any) =>
       Object.fromEntries(state.tools.map((tool: any) => [tool.name, tool.requires_approval]));
