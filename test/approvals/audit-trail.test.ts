@@ -106,7 +106,11 @@ describe('the audit trail: one entry per decision, whatever decided', { timeout:
     ]);
     expect(of(denied)[0]).not.toHaveProperty('duration_ms');
     expect(of(granted)).toEqual([
-      expect.objectContaining({ decision: 'approved', decided_by: { kind: 'grant' }, outcome: 'executed' }),
+      expect.objectContaining({
+        decision: 'approved',
+        decided_by: expect.objectContaining({ kind: 'grant', for: 'session', server: 'fault', tool: 'count' }),
+        outcome: 'executed',
+      }),
     ]);
     expect(of(byRules, 0)).toEqual([
       expect.objectContaining({
