@@ -50,7 +50,11 @@ export async function metricsCost(upstreamUrl: string, options: { quick: boolean
       const ids = await sessions(server.url, clients, `fast:${tokens}`);
       const run = await cpuPerToken(
         server.child.pid as number,
-        (client) => turn(server.url, ids[client]).done,
+        // Counted as the upstream sent them: one upstream read's tokens leave as one event.
+        async (client) => {
+          if ((await turn(server.url, ids[client]).done) === 0) throw new Error(`${server.name}: no token`);
+          return tokens;
+        },
         clients,
         rounds,
       );
