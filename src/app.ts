@@ -95,7 +95,6 @@ export function createApp(dependencies: AppDependencies) {
     meteredParts(metrics ?? noMetrics, {
       config,
       clock,
-      store: dependencies.store,
       models: dependencies.models,
       tools: dependencies.tools ?? noTools,
       tracing: tracer && createTracing(tracer, { content: config.traceContent }),
@@ -103,10 +102,12 @@ export function createApp(dependencies: AppDependencies) {
   const tools = observedTools(dependencies.tools ?? noTools, logger, clock, metered?.toolMeter);
   const newSessionId = dependencies.newSessionId ?? randomSessionId;
   const keepAlive = dependencies.keepAlive ?? 15_000;
-  const sessionStore = metered?.store ?? dependencies.store;
   let inbox: ApprovalInbox | undefined;
-  const store = trackApprovals(sessionStore, {
+  // One layer over the store watches every save: for approvers (inbox, audit) and for the metrics.
+  const store = trackApprovals(dependencies.store, {
     now: () => clock.now(),
+    saved: metered?.saves.saved,
+    deleted: metered?.saves.deleted,
     onChange(changes) {
       inbox?.publish(changes);
       if (changes.audited.length > 0) dependencies.auditSink?.append(changes.audited);
@@ -150,7 +151,7 @@ export function createApp(dependencies: AppDependencies) {
   });
   // The inbox needs a store it can read across sessions; where the sessions run elsewhere (the
   // Workers front) or the store cannot (KV), there is none.
-  const index = dependencies.sessionHost ? undefined : sessionStore.approvals;
+  const index = dependencies.sessionHost ? undefined : dependencies.store.approvals;
   inbox =
     index && createApprovalInbox({ index, clock, keepAlive, expire: (sessionId) => conversations.inspect(sessionId) });
   const gate = { host: dependencies.sessionHost, conversations, newSessionId };

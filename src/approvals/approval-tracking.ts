@@ -31,6 +31,9 @@ export interface ApprovalTrackingOptions {
   now: () => number;
   /** Told of each save that changed something for approvers, after it was saved; must not throw. */
   onChange: (changes: ApprovalChanges) => void;
+  /** Told of every save once it is saved, and of every delete once done (the approval metrics). */
+  saved?: (record: SessionRecord) => void;
+  deleted?: (id: string) => void;
 }
 
 /** How a call stood when its record was read or last saved through the tracking store. */
@@ -107,6 +110,10 @@ export function trackApprovals(store: SessionStore, options: ApprovalTrackingOpt
 
   return {
     ...store,
+    async delete(id) {
+      await store.delete(id);
+      options.deleted?.(id);
+    },
     async get(id) {
       const record = await store.get(id);
       if (record) remember(record);
@@ -151,6 +158,7 @@ export function trackApprovals(store: SessionStore, options: ApprovalTrackingOpt
         throw error;
       }
       remember(record, started);
+      options.saved?.(record);
       if (requested.length + decided.length + audited.length === 0) return;
       const pendingNow = pendingCallsOf(record);
       options.onChange({

@@ -2,7 +2,6 @@ import type { Span } from '@opentelemetry/api';
 import { toolKey } from '../approvals/policy.js';
 import type { Clock } from '../clock.js';
 import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
-import type { SessionStore } from '../store/session-store.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
 import type { Tracing } from '../tracing/tracing.js';
 import type { DecisionKind, Metrics } from './metrics.js';
@@ -148,20 +147,12 @@ export function approvalMetrics(options: ApprovalMetricsOptions) {
   };
 
   return {
-    /** `store`, watching every save and delete. */
-    store(store: SessionStore): SessionStore {
-      return {
-        ...store,
-        async put(record, putOptions) {
-          await store.put(record, putOptions);
-          observe(record);
-        },
-        async delete(id) {
-          await store.delete(id);
-          const state = sessions.get(id);
-          if (state) settle(id, state);
-        },
-      };
+    /** Told every save, once it is saved. */
+    saved: observe,
+    /** Told every delete, once it is done. */
+    deleted(id: string) {
+      const state = sessions.get(id);
+      if (state) settle(id, state);
     },
     /** Told every tool listing: the servers' rules. */
     listed(tools: readonly ToolInfo[]) {

@@ -2,7 +2,7 @@ import type { AppConfig } from '../app-config.js';
 import type { Clock } from '../clock.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
-import type { SessionStore } from '../store/session-store.js';
+import type { SessionRecord } from '../sessions/session-record.js';
 import type { ToolMeter } from '../tools/observed-tools.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import type { Tracing } from '../tracing/tracing.js';
@@ -13,7 +13,8 @@ import { metricLabels } from './metric-labels.js';
 import type { Metrics, MetricsScrape } from './metrics.js';
 
 export interface MeteredParts {
-  store: SessionStore;
+  /** Told of every save and delete of the store, once done (the approvals, read from saves). */
+  saves: { saved(record: SessionRecord): void; deleted(id: string): void };
   models: (provider: Provider) => ChatModel;
   toolMeter: ToolMeter;
   observer: TurnObserver;
@@ -32,7 +33,6 @@ export function meteredParts(
   parts: {
     config: AppConfig;
     clock: Clock;
-    store: SessionStore;
     models: (provider: Provider) => ChatModel;
     tools: ToolProvider;
     /** Spans of turns, model and tool calls and approval waits, when a tracer is given. */
@@ -48,7 +48,7 @@ export function meteredParts(
   const models = new Map<Provider, ChatModel>();
   const { scrape } = metrics;
   return {
-    store: approvals.store(parts.store),
+    saves: { saved: approvals.saved, deleted: approvals.deleted },
     models(provider) {
       let model = models.get(provider);
       if (!model) {

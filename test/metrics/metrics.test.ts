@@ -10,7 +10,6 @@ import { meteredParts } from '../../src/metrics/metered-parts.js';
 import type { Metrics } from '../../src/metrics/metrics.js';
 import { createPrometheusMetrics } from '../../src/node/prometheus-metrics.js';
 import type { SessionRecord } from '../../src/sessions/session-record.js';
-import { createMemoryStore } from '../../src/store/memory-store.js';
 import { observedTools } from '../../src/tools/observed-tools.js';
 import { noTools, type ToolProvider } from '../../src/tools/tool-provider.js';
 import { closedPort } from '../helpers/closed-port.js';
@@ -272,7 +271,6 @@ describe('bounded series', () => {
     const parts = meteredParts(metrics, {
       config,
       clock,
-      store: createMemoryStore(),
       // The real Ollama adapter, refused at once by a port where nothing listens.
       models: createModels({ ...config, ollamaBaseUrl: `http://127.0.0.1:${await closedPort()}` }),
       tools: configured,
