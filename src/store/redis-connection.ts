@@ -1,3 +1,5 @@
+import { AppError } from '../errors.js';
+
 /** A reply of Redis (RESP2 as the client hands it over): a bulk or simple string, an integer, nil, or an array of replies. */
 export type RedisReply = string | number | null | RedisReply[];
 
@@ -16,6 +18,22 @@ export interface RedisConnection {
 }
 
 /**
+ * A connection of its own that listens to Redis channels (pub/sub), one per server for all the
+ * channels it follows: a connection that subscribes can send no other command.
+ */
+export interface RedisSubscriber {
+  /**
+   * Calls `listener` with each message published on `channel` from when Redis confirmed the
+   * subscription (then it resolves) until `unsubscribe`. Messages published while the connection
+   * is down are lost; it subscribes again by itself once it is back. Rejects with `RedisFailure`
+   * when Redis cannot be reached.
+   */
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  /** Stops calling `listener` for `channel`; never fails. */
+  unsubscribe(channel: string, listener: (message: string) => void): Promise<void>;
+}
+
+/**
  * Why a Redis command failed, in words (`Redis cannot be reached`, `Redis is out of memory
  * (OOM)`): never the command, its data or the server's address. When Redis did not answer in
  * time, the command may still have run.
@@ -25,4 +43,28 @@ export class RedisFailure extends Error {
     super(reason);
     this.name = 'RedisFailure';
   }
+}
+
+/**
+ * Commands on `connection` whose failures are `store_unavailable` (503), saying what could not be
+ * done (`action`: "save the session") and why, as the session store reports them.
+ */
+export function storeCommands(connection: RedisConnection) {
+  const send = async (action: string, command: string[]) => {
+    try {
+      return await connection.send(command);
+    } catch (error) {
+      if (!(error instanceof RedisFailure)) throw error;
+      throw new AppError(
+        'store_unavailable',
+        `The session store could not ${action}: ${error.reason}. Try again later.`,
+      );
+    }
+  };
+  return {
+    send,
+    /** Runs a Lua script (`EVAL`) on `keys` (every key it touches) with `values` as its ARGV. */
+    script: (action: string, source: string, keys: string[], values: Array<string | number>) =>
+      send(action, ['EVAL', source, String(keys.length), ...keys, ...values.map(String)]),
+  };
 }

@@ -45,8 +45,9 @@ return 0
  * Adds a batch of events to a session's log, a stream of one entry per batch holding the turn's
  * sequence, the last index of the batch and its frames. A newer turn's batch replaces the log; an
  * older turn's is dropped. The log lives as long as its session (or `orphan ttl` when the session
- * is not stored) and keeps its latest `max entries` batches. KEYS: the log, the session's hash.
- * ARGV: sequence, last index, frames, max entries, orphan ttl (ms). Returns 1 when added, else 0.
+ * is not stored) and keeps its latest `max entries` batches. A batch added is published on the
+ * turn's channel as `<sequence> <frames>`. KEYS: the log, the session's hash. ARGV: sequence,
+ * last index, frames, max entries, orphan ttl (ms), channel. Returns 1 when added, else 0.
  */
 export const appendScript = `
 local latest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
@@ -59,5 +60,36 @@ redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[4], '*', 'sequence', ARGV[1], 'last',
 local ttl = redis.call('PTTL', KEYS[2])
 if ttl <= 0 then ttl = tonumber(ARGV[5]) end
 redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('PUBLISH', ARGV[6], ARGV[1] .. ' ' .. ARGV[3])
 return 1
+`;
+
+/**
+ * Renews the leases this server holds. KEYS: the leases. ARGV: time to live (ms), then the value
+ * each lease must still have (`<instance> <token>`). Returns, per lease, 1 when renewed, 0 when it
+ * is gone or another server's.
+ */
+export const renewScript = `
+local held = {}
+for index, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[index + 1] then
+    redis.call('PEXPIRE', key, ARGV[1])
+    held[index] = 1
+  else
+    held[index] = 0
+  end
+end
+return held
+`;
+
+/** Deletes a key if it still has the value given. KEYS: the key. ARGV: the value. Returns 1 when deleted. */
+export const deleteIfScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Sets every key to one value with one expiry. KEYS: the keys. ARGV: value, time to live (ms). */
+export const setAllScript = `
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+return #KEYS
 `;

@@ -1,7 +1,8 @@
 import { AppError } from '../errors.js';
 import { parseStoredRecord } from '../sessions/session-record.js';
 import { loggedEvents } from './logged-events.js';
-import { type RedisConnection, RedisFailure, type RedisReply } from './redis-connection.js';
+import { type RedisConnection, type RedisReply, storeCommands } from './redis-connection.js';
+import { redisKeys } from './redis-keys.js';
 import { appendScript, deleteScript, putOutcome, putScript } from './redis-scripts.js';
 import { assertRevision } from './revision.js';
 import type { SessionStore } from './session-store.js';
@@ -29,32 +30,18 @@ const text = (reply: RedisReply | undefined) => (typeof reply === 'string' ? rep
  * expiry is also kept in the hash and checked on read against `now`, and in a sorted set of
  * sessions by expiry that counts them for `maxSessions`. A save is one Lua script: its revision
  * check, room check and write are atomic across processes. The default session id is a plain
- * key; a session's event log is a stream (one entry per batch of events) that expires with it.
- * Redis failures become `store_unavailable` (503).
+ * key; a session's event log is a stream (one entry per batch of events) that expires with it,
+ * and each batch logged is also published on the session's turn channel, for the servers that
+ * follow the turn (`createRedisCoordinator`). Redis failures become `store_unavailable` (503).
  */
 export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const { connection } = options;
-  const prefix = options.prefix ?? 'llm-chat-server:';
+  const keys = redisKeys(options.prefix);
   const now = options.now ?? Date.now;
   const maxSessions = options.maxSessions ?? 10_000;
-  const sessionKey = (id: string) => `${prefix}session:${id}`;
-  const eventsKey = (id: string) => `${prefix}events:${id}`;
-  const indexKey = `${prefix}sessions`;
-  const defaultKey = `${prefix}default-session`;
+  const { session: sessionKey, events: eventsKey, sessions: indexKey, defaultSession: defaultKey } = keys;
 
-  const send = async (action: string, command: string[]) => {
-    try {
-      return await connection.send(command);
-    } catch (error) {
-      if (!(error instanceof RedisFailure)) throw error;
-      throw new AppError(
-        'store_unavailable',
-        `The session store could not ${action}: ${error.reason}. Try again later.`,
-      );
-    }
-  };
-  const script = (action: string, source: string, keys: string[], values: Array<string | number>) =>
-    send(action, ['EVAL', source, String(keys.length), ...keys, ...values.map(String)]);
+  const { send, script } = storeCommands(connection);
 
   return {
     async get(id) {
@@ -65,8 +52,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     },
     async put(record, { ttlMilliseconds, ifRevision }) {
       const time = now();
-      const keys = [sessionKey(record.id), indexKey, eventsKey(record.id)];
-      const reply = await script('save the session', putScript, keys, [
+      const touched = [sessionKey(record.id), indexKey, eventsKey(record.id)];
+      const reply = await script('save the session', putScript, touched, [
         record.id,
         JSON.stringify(record),
         record.revision ?? 0,
@@ -106,7 +93,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
           'save the turn events',
           appendScript,
           [eventsKey(sessionId), sessionKey(sessionId)],
-          [sequence, last.index, frames, maxLoggedBatches, orphanLogTtl],
+          [sequence, last.index, frames, maxLoggedBatches, orphanLogTtl, keys.turnChannel(sessionId)],
         );
       },
       async read(sessionId, sequence, after) {
