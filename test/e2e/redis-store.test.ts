@@ -77,7 +77,7 @@ describe.each(['node', 'bun'] as const)('the server on --store redis, on %s', { 
 });
 
 describe('a crash in the middle of a streaming turn, on --store redis', { timeout: 120_000 }, () => {
-  it('is not recovered (another server might run it): a resume replays the log and closes, and the next request goes on', async () => {
+  it('is recovered once its lease is gone: a resume replays the log, then interrupted; the answer so far is kept', async () => {
     const cwd = await temporaryDirectory();
     const start = () =>
       startServer(['--ollama-base-url', upstream.url, '--store', 'redis', '--redis-url', redis.url], { cwd });
@@ -93,16 +93,19 @@ describe('a crash in the middle of a streaming turn, on --store redis', { timeou
 
       await server.kill();
       server = await start();
+      // Until the dead server's lease expires the turn is followed as running elsewhere; then it ends.
       const resumed = await fetch(`${server.url}/events?session_id=${sessionId}`, {
         headers: { 'last-event-id': seen[1].id as string },
       });
       const replay = parseSse(await resumed.text());
       expect(replay.slice(0, 3).map((event) => event.data.content)).toEqual(['w1 ', 'w2 ', 'w3 ']);
-      expect(replay.map((event) => event.event)).not.toContain('error');
+      expect(replay.at(-1)).toMatchObject({ event: 'error', data: { error: { code: 'interrupted' } } });
+      expect(replay.filter((event) => event.event === 'error')).toHaveLength(1);
 
       const state = (await (await fetch(`${server.url}/session_state?session_id=${sessionId}`)).json()) as any;
       expect(state).toMatchObject({ status: 'idle' });
-      expect(state.messages.at(-1)).toMatchObject({ role: 'user', content: 'talk' });
+      expect(state.messages.at(-1)).toMatchObject({ role: 'assistant' });
+      expect(state.messages.at(-1).content).toContain('[interrupted');
       upstream.reply({ text: ['Going on.'] });
       const next = await post(server.url, '/user_request', { input: 'again', session_id: sessionId });
       expect(await next.json()).toMatchObject({ message: 'Going on.' });
