@@ -103,7 +103,12 @@ export async function openRedisStore(options: OpenRedisStoreOptions): Promise<Re
   // Loaded only here, so that the other stores never load it.
   let redis: RedisModule;
   try {
-    redis = await import('@redis/client');
+    const loaded: RedisModule | { default: RedisModule } = await import('@redis/client');
+    // A CommonJS package imported from a chunk of the bundle (dist/cli) shows its exports as `default` only.
+    redis =
+      'createClient' in loaded && typeof loaded.createClient === 'function'
+        ? loaded
+        : (loaded as { default: RedisModule }).default;
   } catch (error) {
     throw new StoreOpenError(
       `cannot load the Redis client (@redis/client): ${(error as Error).message.split('\n')[0]}.`,
