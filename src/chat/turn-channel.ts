@@ -1,8 +1,8 @@
-import type { LoggedEvent, TurnEventLog } from '../store/session-store.js';
+import type { LoggedEvent } from '../store/session-store.js';
 import { eventFrame } from './event-frame.js';
 import type { TurnCoordinator } from './turn-coordinator.js';
 import type { TurnEvent } from './turn-events.js';
-import { createTurnLogWriter, type TurnLogWriter } from './turn-log-writer.js';
+import type { TurnLogWriter } from './turn-log-writer.js';
 
 /**
  * Someone following a session's turn: an SSE response, or a JSON request collecting the result.
@@ -44,8 +44,6 @@ export interface Channel {
   controller?: AbortController;
   orphanedAt?: number;
   finishedAt?: number;
-  /** Writes the events run here to the durable log. */
-  writer?: TurnLogWriter;
   /** Stops following the events other servers log for the session, while this one does. */
   unlisten?: () => void;
   /** Whether the coordinator was told that a stream here waits on the step. */
@@ -57,7 +55,8 @@ export interface ChannelStepsContext {
   approvalTimeout: number;
   /** How long the coordinator believes that a stream here waits. */
   waitingTtl: number;
-  log?: TurnEventLog;
+  /** Writes the events run here to the durable log, if there is one. */
+  writer?: TurnLogWriter;
   /** The coordinator, when other servers share the sessions. */
   peers?: TurnCoordinator;
   /** The coarse time of the shared ticker. */
@@ -96,10 +95,13 @@ export function channelSteps(context: ChannelStepsContext) {
     channel.next = index + 1;
     const entry = given ?? { index, event, frame: eventFrame(event, `${channel.sequence}.${index}`) };
     channel.log.push(entry);
-    if (!given && context.log) {
-      channel.writer ??= createTurnLogWriter(context.log, channel.sessionId, channel.sequence, peers !== undefined);
-      channel.writer.add(entry, event.event !== 'token' && event.event !== 'tool_progress');
-    }
+    if (!given)
+      context.writer?.add(
+        channel.sessionId,
+        channel.sequence,
+        entry,
+        event.event !== 'token' && event.event !== 'tool_progress',
+      );
     return entry.frame;
   };
 
@@ -148,7 +150,7 @@ export function channelSteps(context: ChannelStepsContext) {
     if (channel.attached.size === 0) logHeld(channel);
     if (!given && peers) {
       // After the events before it, which other servers must get first.
-      channel.writer?.drain();
+      context.writer?.drain();
       peers.announce(channel.sessionId, channel.sequence, [{ index, event: done, frame }]);
     }
     markWaiting(channel);

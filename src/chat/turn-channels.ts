@@ -4,6 +4,7 @@ import type { LoggedEvent, TurnEventLog } from '../store/session-store.js';
 import { type Attached, type Channel, channelSteps, type Subscriber } from './turn-channel.js';
 import type { TurnCoordinator } from './turn-coordinator.js';
 import type { TurnEvent } from './turn-events.js';
+import { createTurnLogWriter } from './turn-log-writer.js';
 import type { TurnRun } from './turn-service.js';
 
 export type { Subscriber } from './turn-channel.js';
@@ -94,10 +95,11 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       );
   }
 
+  const writer = options.log && createTurnLogWriter(options.log, peers !== undefined);
   const { detachAll, emit, append, waitingLive, markWaiting, release, pause, end, resume, apply } = channelSteps({
     approvalTimeout: options.approvalTimeout,
     waitingTtl,
-    log: options.log,
+    writer,
     peers,
     now: () => clock,
     listen,
@@ -160,8 +162,8 @@ export function createTurnChannels(options: TurnChannelsOptions) {
   function onTick() {
     clock = options.clock.now();
     const followed: string[] = [];
+    writer?.flush();
     for (const channel of [...channels.values()]) {
-      channel.writer?.flush();
       for (const [subscriber, entry] of channel.attached) {
         if (entry.deadline !== undefined && clock >= entry.deadline) {
           entry.deadline = undefined;

@@ -1,9 +1,9 @@
-import type { LoggedEvent, TurnEventLog } from '../store/session-store.js';
+import type { LoggedBatch, LoggedEvent, TurnEventLog } from '../store/session-store.js';
 
 /**
  * The most events of a turn that may have gone to followers without being in the durable log: the
  * log is written at every step boundary (or as events come, when it is shared), on the ticker, and
- * whenever this many events wait.
+ * whenever this many events of a turn wait.
  */
 export const maxUnsavedEvents = 256;
 
@@ -12,62 +12,69 @@ const afterCurrentTask: (task: () => void) => void =
   typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => queueMicrotask(task);
 
 export interface TurnLogWriter {
-  /** Adds an event; `boundary` when it ends a step (any event but a token or a progress note). */
-  add(entry: LoggedEvent, boundary: boolean): void;
-  /** Writes what waits (the shared ticker's call); live logs leave that to the appends in flight. */
+  /** Adds an event of turn `sequence` of the session; `boundary` when it ends a step (any event but a token or a progress note). */
+  add(sessionId: string, sequence: number, entry: LoggedEvent, boundary: boolean): void;
+  /** Writes what waits (the shared ticker's call); live, unless an append is in flight or due anyway. */
   flush(): void;
   /** Writes what waits now, whatever is in flight: what is sent after it on the same connection comes after it. */
   drain(): void;
 }
 
 /**
- * Writes one turn's events to its durable log without holding the turn up: a failed write loses
- * only what a resume could replay, never the turn. Alone on its store (`live` false), events are
- * written at step boundaries, on the ticker and every `maxUnsavedEvents`. When other servers follow
- * the turn through the log (`live`), the events one upstream read produced go in one append once
- * the work of that read is done, one append at a time: under load the batches grow instead of the
- * appends; a token never costs a write of its own unless it came alone.
+ * Writes the events of this process's turns to their durable log without holding any turn up: a
+ * failed write loses only what a resume could replay, never the turn. Alone on its store (`live`
+ * false), a turn's events are written at its step boundaries, on the ticker and every
+ * `maxUnsavedEvents`. When other servers follow turns through the log (`live`), the events that
+ * the upstream reads of all turns produced go in one append (`appendMany`) once the work of those
+ * reads is done, one append at a time: under load the batches grow instead of the appends, and a
+ * token never costs a write of its own unless it came alone.
  */
-export function createTurnLogWriter(
-  log: TurnEventLog,
-  sessionId: string,
-  sequence: number,
-  live: boolean,
-): TurnLogWriter {
-  let unsaved: LoggedEvent[] = [];
+export function createTurnLogWriter(log: TurnEventLog, live: boolean): TurnLogWriter {
+  /** Events not yet written, by turn (`<session> <sequence>`), in the order the turns first had one. */
+  let waiting = new Map<string, LoggedBatch & { events: LoggedEvent[] }>();
   let inFlight = 0;
   let scheduled = false;
 
-  const write = () => {
+  const write = (only?: string) => {
     scheduled = false;
-    if (unsaved.length === 0) return;
-    const events = unsaved;
-    unsaved = [];
+    const batch = only === undefined ? undefined : waiting.get(only);
+    const batches = batch ? [batch] : only === undefined ? [...waiting.values()] : [];
+    if (batches.length === 0) return;
+    if (batch && only !== undefined) waiting.delete(only);
+    else waiting = new Map();
     inFlight += 1;
-    log
-      .append(sessionId, sequence, events)
+    const written = log.appendMany
+      ? log.appendMany(batches)
+      : Promise.all(batches.map((each) => log.append(each.sessionId, each.sequence, each.events)));
+    written
       .catch(() => undefined)
       .finally(() => {
         inFlight -= 1;
-        if (live && unsaved.length > 0) schedule();
+        if (live && waiting.size > 0) schedule();
       });
   };
   const schedule = () => {
     if (scheduled || inFlight > 0) return;
     scheduled = true;
-    afterCurrentTask(write);
+    afterCurrentTask(() => write());
   };
 
   return {
-    add(entry, boundary) {
-      unsaved.push(entry);
-      if (unsaved.length >= maxUnsavedEvents) write();
+    add(sessionId, sequence, entry, boundary) {
+      const key = `${sessionId} ${sequence}`;
+      let batch = waiting.get(key);
+      if (!batch) {
+        batch = { sessionId, sequence, events: [] };
+        waiting.set(key, batch);
+      }
+      batch.events.push(entry);
+      if (batch.events.length >= maxUnsavedEvents) write(live ? undefined : key);
       else if (live) schedule();
-      else if (boundary) write();
+      else if (boundary) write(key);
     },
     flush() {
       if (!live || (inFlight === 0 && !scheduled)) write();
     },
-    drain: write,
+    drain: () => write(),
   };
 }

@@ -23,7 +23,7 @@ export interface OpenRedisStoreOptions {
   /** The longest a command may take before the store call fails with `store_unavailable` (default 2 s). */
   timeout?: number;
   clock?: Clock;
-  /** How long a turn's lease lives without renewal (default 3 s): how soon a turn whose server died is taken over. */
+  /** How long a turn's lease lives without renewal (default 5 s): how soon a turn whose server died is taken over. */
   leaseTtl?: number;
 }
 
@@ -164,7 +164,8 @@ export async function openRedisStore(options: OpenRedisStoreOptions): Promise<Re
         },
         (error: unknown) => {
           cancel();
-          reject(new RedisFailure(failureReason(error, redis, timeout)));
+          const code = error instanceof redis.ErrorReply ? /^[A-Z]+/.exec(error.message)?.[0] : undefined;
+          reject(new RedisFailure(failureReason(error, redis, timeout), code));
         },
       );
     });

@@ -18,7 +18,7 @@ export interface RedisCoordinatorOptions {
   /** This server's id (default: a random one). */
   instance?: string;
   clock: Clock;
-  /** How long a lease lives without being renewed (default 3 s); it is renewed every third of that. */
+  /** How long a lease lives without being renewed (default 5 s); it is renewed every second (or third of that). */
   leaseTtl?: number;
 }
 
@@ -34,18 +34,20 @@ interface Held {
 
 /**
  * The turn coordinator of servers sharing one Redis (see `TurnCoordinator`). A lease is a key set
- * with `SET NX PX` to `<instance> <token>`; one script renews all of a server's leases every third
- * of their time to live, and a lease not renewed for two thirds of it counts as lost, before
- * another server can take it. Waiting and following marks are keys with a TTL. Messages to a server
- * go on its channel; the events of a turn on the session's turn channel, where the store publishes
- * each batch it logs. Everything a server listens to goes through its one subscriber connection.
+ * with `SET NX PX` to `<instance> <token>`; one script renews all of a server's leases every
+ * second (taking again one that expired while nobody took it: a busy server's renewal may come
+ * late), and a lease is lost when another server holds it, or when no renewal went through for its
+ * time to live less one renewal, before another server can take it. Waiting and following marks
+ * are keys with a TTL. Messages to a server go on its channel; the events of a turn on the
+ * session's turn channel, where the store publishes each batch it logs. Everything a server
+ * listens to goes through its one subscriber connection.
  */
 export async function createRedisCoordinator(options: RedisCoordinatorOptions): Promise<TurnCoordinator> {
   const { connection, subscriber, clock } = options;
   const keys = redisKeys(options.prefix);
   const instance = options.instance ?? crypto.randomUUID();
-  const leaseTtl = options.leaseTtl ?? 3000;
-  const renewEvery = Math.max(10, Math.floor(leaseTtl / 3));
+  const leaseTtl = options.leaseTtl ?? 5000;
+  const renewEvery = Math.max(10, Math.min(1000, Math.floor(leaseTtl / 3)));
   const { send, script } = storeCommands(connection);
   const quietly = (work: Promise<unknown>) => void work.catch(() => undefined);
   const leases = new Map<string, Held>();

@@ -5,7 +5,7 @@ import { type RedisConnection, type RedisReply, storeCommands } from './redis-co
 import { redisKeys } from './redis-keys.js';
 import { appendScript, deleteScript, putOutcome, putScript } from './redis-scripts.js';
 import { assertRevision } from './revision.js';
-import type { SessionStore } from './session-store.js';
+import type { LoggedBatch, SessionStore } from './session-store.js';
 
 export interface RedisStoreOptions {
   connection: RedisConnection;
@@ -42,6 +42,18 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const { session: sessionKey, events: eventsKey, sessions: indexKey, defaultSession: defaultKey } = keys;
 
   const { send, script } = storeCommands(connection);
+
+  /** Every batch in one script: one round trip for the events of all of a server's turns at once. */
+  async function appendMany(batches: readonly LoggedBatch[]) {
+    const written = batches.filter((batch) => batch.events.length > 0);
+    if (written.length === 0) return;
+    const touched = written.flatMap(({ sessionId }) => [eventsKey(sessionId), sessionKey(sessionId)]);
+    const values = written.flatMap(({ sessionId, sequence, events }) => {
+      const frames = events.length === 1 ? events[0].frame : events.map((entry) => entry.frame).join('');
+      return [sequence, events[events.length - 1].index, frames, keys.turnChannel(sessionId)];
+    });
+    await script('save the turn events', appendScript, touched, [maxLoggedBatches, orphanLogTtl, ...values]);
+  }
 
   return {
     async get(id) {
@@ -85,17 +97,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
     // Each save is one script, which Redis runs with no other command in between.
     atomicRevisions: true,
     events: {
-      async append(sessionId, sequence, events) {
-        const last = events.at(-1);
-        if (!last) return;
-        const frames = events.length === 1 ? last.frame : events.map((entry) => entry.frame).join('');
-        await script(
-          'save the turn events',
-          appendScript,
-          [eventsKey(sessionId), sessionKey(sessionId)],
-          [sequence, last.index, frames, maxLoggedBatches, orphanLogTtl, keys.turnChannel(sessionId)],
-        );
-      },
+      append: (sessionId, sequence, events) => appendMany([{ sessionId, sequence, events }]),
+      appendMany,
       async read(sessionId, sequence, after) {
         const reply = await send('read the turn events', ['XRANGE', eventsKey(sessionId), '-', '+']);
         const entries = (Array.isArray(reply) ? reply : []) as Array<[string, string[]]>;
