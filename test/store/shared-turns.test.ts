@@ -1,9 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { AppConfig } from '../../src/app.js';
 import { interruptedMark, restartedToolText } from '../../src/chat/recover-turn.js';
+import type { Clock } from '../../src/clock.js';
 import { openRedisStore, type RedisStoreConnection } from '../../src/node/open-redis-store.js';
 import { createHold } from '../helpers/fake-upstream.js';
+import { createManualClock } from '../helpers/manual-clock.js';
 import { faultServer, servers } from '../helpers/mcp-servers.js';
 import { useRedisServer } from '../helpers/redis-server.js';
 import { openStream, parseSse } from '../helpers/sse.js';
@@ -25,7 +28,10 @@ afterAll(async () => {
 let deployments = 0;
 
 /** `count` apps sharing one Redis prefix, one working directory and one count file. */
-async function deployment(count: number, options: { leaseTtl?: number } = {}) {
+async function deployment(
+  count: number,
+  options: { leaseTtl?: number; config?: Partial<AppConfig>; clocks?: Array<Clock | undefined> } = {},
+) {
   deployments += 1;
   const prefix = `shared-${deployments}:`;
   const directory = await temporaryDirectory('shared-');
@@ -36,16 +42,16 @@ async function deployment(count: number, options: { leaseTtl?: number } = {}) {
     open.push(opened);
     const built = await buildTestApp(
       upstream,
-      { currentDirectory: directory, sessionsPerMinute: 0 },
+      { currentDirectory: directory, sessionsPerMinute: 0, ...options.config },
       {
         servers: servers({ fault: faultServer(countFile) }),
-        dependencies: { store: opened.store, coordinator: opened.coordinator },
+        dependencies: { store: opened.store, coordinator: opened.coordinator, clock: options.clocks?.[index] },
       },
     );
     apps.push({ ...built, opened });
   }
   const counted = async () => (await readFile(countFile, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  return { apps, countFile, counted };
+  return { apps, countFile, counted, prefix };
 }
 
 const json = async (response: Response) => (await response.json()) as any;
@@ -218,4 +224,101 @@ describe('servers sharing one Redis', { timeout: 60_000 }, () => {
     expect((await counted()).filter((line) => line === 'hang-start')).toHaveLength(1);
     void Promise.resolve(approving).catch(() => undefined);
   });
+
+  it('a server that loses its lease to another ends its turn with that error', async () => {
+    const {
+      apps: [a, b],
+      prefix,
+    } = await deployment(2);
+    const { session_id } = await json(await a.post('/start_session', {}));
+    const hold = createHold(1);
+    upstream.reply({ text: ['started', ' never'], holds: [hold] });
+    const stream = openStream(await a.post('/user_request', { input: 'talk', session_id, stream: true }));
+    await stream.until((text) => text.includes('"started"'));
+    // Another server took the turn (as after a pause longer than the lease): A's next renewal says so.
+    await b.opened.connection.send(['SET', `${prefix}lease:${session_id}`, 'another-server token']);
+    const rest = parseSse(await stream.rest());
+    expect(rest.at(-1)).toMatchObject({ event: 'error', data: { error: { code: 'interrupted' } } });
+    hold.release();
+  });
+
+  it('POST /stop on B ends a step waiting on approvals whose stream is on A: that stream gets the last done', async () => {
+    const {
+      apps: [a, b],
+      counted,
+    } = await deployment(2);
+    const { session_id } = await json(await a.post('/start_session', {}));
+    upstream.reply({ toolCalls: [{ name: 'count', arguments: { label: 'never' } }] });
+    const stream = openStream(await a.post('/user_request', { input: 'count', session_id, stream: true }));
+    await stream.until((text) => text.includes('event: approval_required'), 15_000);
+    expect((await b.post('/stop', { session_id })).status).toBe(200);
+    const rest = parseSse(await stream.rest());
+    expect(rest.map((event) => event.event)).toEqual(['done']);
+    expect(rest[0].data).toMatchObject({ stopped: true, tool_calls: [{ status: 'denied' }] });
+    expect(await counted()).toEqual([]);
+  });
+
+  it('a continuation on B, which holds none of the turn, numbers its events past those A sent', async () => {
+    // Streams do not wait on approvals: A's ends with the step's done.
+    const {
+      apps: [a, b],
+    } = await deployment(2, { config: { approvalTimeout: 0 } });
+    const { session_id } = await json(await a.post('/start_session', {}));
+    upstream.reply({ text: ['asking'], toolCalls: [{ name: 'count', arguments: { label: 'b' } }] }, { text: ['done'] });
+    const first = parseSse(await (await a.post('/user_request', { input: 'count', session_id, stream: true })).text());
+    const request_id = first.find((event) => event.event === 'approval_required')?.data.request_id;
+    const continued = parseSse(
+      await (await b.post('/approve', { session_id, request_id, approve: true, stream: true })).text(),
+    );
+    expect(continued.map((event) => event.event)).toEqual(['session', 'tool_call', 'tool_result', 'token', 'done']);
+    const lastOnA = Math.max(...first.map((event) => Number(event.id.split('.')[1])));
+    const firstOnB = Number(continued[0].id.split('.')[1]);
+    expect(firstOnB).toBeGreaterThan(lastOnA);
+    // And a resume anywhere from A's last id gets B's events, once.
+    const resumed = parseSse(
+      await (
+        await a.app.request(`/events?session_id=${session_id}`, {
+          headers: { 'last-event-id': first.at(-1)?.id as string },
+        })
+      ).text(),
+    );
+    expect(resumed).toEqual(continued);
+  });
+
+  it('a turn whose client left A is not stopped after the resume grace while a stream follows it on B', async () => {
+    const clock = createManualClock(Date.now());
+    const {
+      apps: [a, b],
+    } = await deployment(2, { config: { resumeGrace: 10_000 }, clocks: [clock, undefined] });
+    const { session_id } = await json(await a.post('/start_session', {}));
+    const hold = createHold(1);
+    upstream.reply({ text: ['one ', 'two'], holds: [hold] });
+    // A JSON client on A that goes away: nobody follows the turn on A any more.
+    const leaving = new AbortController();
+    const onA = a.app.request('/user_request', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'talk', session_id }),
+      signal: leaving.signal,
+    });
+    await hold.reached;
+    const resumed = openStream(await b.app.request(`/events?session_id=${session_id}`));
+    await resumed.until((text) => text.includes('one'));
+    leaving.abort();
+    expect((await onA).status).toBe(499);
+    // B says it follows the turn; A's grace runs out, and A asks (its answer comes before the PING's).
+    await until(async () => (await b.opened.coordinator.followedElsewhere(session_id)) === true);
+    await clock.advance(15_000);
+    await a.opened.connection.send(['PING']);
+    hold.release();
+    const rest = parseSse(await resumed.rest());
+    expect(rest.at(-1)).toMatchObject({ event: 'done', data: { message: 'one two' } });
+    expect(rest.at(-1)?.data.stopped).toBeUndefined();
+  });
 });
+
+/** Resolves once `condition()` holds, asking again after each answer. */
+async function until(condition: () => Promise<boolean>) {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) if (Date.now() > deadline) throw new Error('the condition never held');
+}
