@@ -72,8 +72,6 @@ export interface TurnCoordinator {
   announce(sessionId: string, sequence: number, events: readonly LoggedEvent[]): void;
 }
 
-const keptLease: TurnLease = { lost: new AbortController().signal, release: () => undefined };
-
 /**
  * The coordinator of a server that is alone on its store: its in-process registry of running
  * turns is all the exclusion there is, so every lease is granted and never lost, no other server
@@ -83,7 +81,8 @@ export function createLocalCoordinator(instance: string = crypto.randomUUID()): 
   return {
     instance,
     shared: false,
-    claim: async () => keptLease,
+    // Made per lease: Workers allow no AbortController in the global scope.
+    claim: async (): Promise<TurnLease> => ({ lost: new AbortController().signal, release: () => undefined }),
     holder: async () => undefined,
     markWaiting: () => undefined,
     waiter: async () => undefined,
