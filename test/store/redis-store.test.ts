@@ -192,10 +192,11 @@ describe('opening the Redis store', () => {
     }
   });
 
-  it('is what --store redis opens, as a store other servers may share: none recovers a turn another marked', async () => {
+  it('is what --store redis opens, as a store other servers share, with the coordinator they share it through', async () => {
     const opened = await openSessionStore({ store: 'redis', redisUrl: redis.url, maxSessions: 10 }, {});
     try {
       expect(opened.onlyRunner).toBe(false);
+      expect(opened.coordinator?.shared).toBe(true);
       await opened.store.setDefaultSessionId('through-the-entry');
       expect(await opened.store.getDefaultSessionId()).toBe('through-the-entry');
     } finally {
