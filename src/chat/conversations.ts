@@ -8,17 +8,18 @@ import type { DirectoryGuard } from '../sessions/directory-guard.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import { createSessionService, type SessionDefaults } from '../sessions/session-service.js';
 import type { SessionSettings } from '../sessions/session-settings.js';
-import type { LoggedEvent, SessionStore } from '../store/session-store.js';
+import type { SessionStore } from '../store/session-store.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import { eventFrame, parseEventId } from './event-frame.js';
 import { createLoggedTurns } from './logged-turns.js';
 import { recoveringStore } from './recover-turn.js';
-import { type AttachResult, createTurnChannels, type Subscriber } from './turn-channels.js';
+import { createTurnChannels } from './turn-channels.js';
 import { type CoordinatorMessage, createLocalCoordinator, type TurnCoordinator } from './turn-coordinator.js';
 import type { TurnResponse } from './turn-events.js';
+import { createTurnFeeds, type TurnFeed } from './turn-feeds.js';
 import { maxUnsavedEvents } from './turn-log-writer.js';
 import { createTurnRegistry } from './turn-registry.js';
-import { type CallDecision, createTurnService, type RejectedDecision, type TurnRun } from './turn-service.js';
+import { type CallDecision, createTurnService, type RejectedDecision } from './turn-service.js';
 
 export interface ConversationsSettings extends ApprovalSettings {
   /** What a new session starts with. */
@@ -75,26 +76,7 @@ export interface ConversationsOptions {
   notifier?: ApprovalNotifier;
 }
 
-/** A follower's place on a feed: what it got, and how it leaves. */
-export interface Following {
-  /** 'following': live events come; 'replayed': what was missed was sent, then closed; 'nothing': nothing to send (not closed). */
-  result: AttachResult;
-  /** Stops following; the turn goes on (for the resume grace when nobody follows). */
-  leave(): void;
-}
-
-/**
- * A session's turn as someone can follow it: a run from its first event, or a replay of what a
- * follower missed followed by the live rest. A feed of a new run must be followed exactly once,
- * at once: the run starts when it is.
- */
-export interface TurnFeed {
-  readonly sessionId: string;
-  /** The session's default for whether its responses stream. */
-  readonly streams: boolean;
-  /** Connects `subscriber`: it gets the feed's events in order, then `close()` once. */
-  follow(subscriber: Subscriber): Following;
-}
+export type { Following, TurnFeed } from './turn-feeds.js';
 
 /** What `decide` did with the decisions of one `/approve`. */
 export type DecideOutcome =
@@ -173,43 +155,7 @@ export function createConversations(options: ConversationsOptions) {
   });
   const logged = createLoggedTurns({ store, channels, coordinator, clock });
 
-  const leaving = (sessionId: string, subscriber: Subscriber) => () => channels.detach(sessionId, subscriber);
-
-  /** A run's feed; a continuation whose earlier events this process does not hold starts past them. */
-  const runFeed = async (run: TurnRun): Promise<TurnFeed> => {
-    const firstIndex = await logged.firstIndex(run);
-    return {
-      sessionId: run.sessionId,
-      streams: run.stream,
-      follow(subscriber) {
-        channels.run(run, subscriber, firstIndex);
-        return { result: 'following', leave: leaving(run.sessionId, subscriber) };
-      },
-    };
-  };
-
-  const attachFeed = (
-    record: SessionRecord,
-    after: ReturnType<typeof parseEventId>,
-    replayOnly: boolean,
-  ): TurnFeed => ({
-    sessionId: record.id,
-    streams: record.stream,
-    follow(subscriber) {
-      const result = replayOnly && !after ? 'nothing' : channels.attach(record.id, subscriber, after);
-      return { result, leave: leaving(record.id, subscriber) };
-    },
-  });
-
-  const replayFeed = (record: SessionRecord, sequence: number, missed: LoggedEvent[]): TurnFeed => ({
-    sessionId: record.id,
-    streams: record.stream,
-    follow(subscriber) {
-      for (const { index, event } of missed) subscriber.deliver(event, eventFrame(event, `${sequence}.${index}`));
-      if (missed.length > 0) subscriber.close();
-      return { result: missed.length > 0 ? 'replayed' : 'nothing', leave: () => undefined };
-    },
-  });
+  const { runFeed, attachFeed, replayFeed } = createTurnFeeds(channels, logged);
 
   /** Runs here the continuation of a step whose stream waits here, handed over by the server that decided it. */
   const continueHere = async (id: string) => {

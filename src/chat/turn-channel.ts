@@ -53,6 +53,8 @@ export interface Channel {
 export interface ChannelStepsContext {
   /** How long streams wait on approvals before `done` (0: they end at once). */
   approvalTimeout: number;
+  /** How long a turn runs on with nobody following before it is stopped. */
+  resumeGrace: number;
   /** How long the coordinator believes that a stream here waits. */
   waitingTtl: number;
   /** Writes the events run here to the durable log, if there is one. */
@@ -61,8 +63,8 @@ export interface ChannelStepsContext {
   peers?: TurnCoordinator;
   /** The coarse time of the shared ticker. */
   now(): number;
-  /** Follows what other servers log for the session while its turn does not run here. */
-  listen(channel: Channel): void;
+  /** Takes the events other servers log or announce for a session (see `TurnChannels.receive`). */
+  receive(sessionId: string, sequence: number, events: readonly LoggedEvent[]): void;
 }
 
 /**
@@ -126,6 +128,47 @@ export function channelSteps(context: ChannelStepsContext) {
     peers.markWaiting(channel.sessionId, waiting, context.waitingTtl);
   };
 
+  /** Follows what other servers log for the session (a continuation, a stop, a recovery) while the turn does not run here. */
+  const listen = (channel: Channel) => {
+    if (!peers || channel.unlisten) return;
+    let stop: (() => void) | undefined;
+    let stopped = false;
+    channel.unlisten = () => {
+      stopped = true;
+      stop?.();
+    };
+    peers
+      .listen(channel.sessionId, (sequence, events) => context.receive(channel.sessionId, sequence, events))
+      .then(
+        (unlisten) => {
+          stop = unlisten;
+          if (stopped) unlisten();
+        },
+        () => {
+          if (channel.unlisten && !stopped) channel.unlisten = undefined;
+        },
+      );
+  };
+
+  /** A channel nobody follows whose turn runs here: stopped after the resume grace, unless followed elsewhere. */
+  const checkOrphaned = (channel: Channel) => {
+    const now = context.now();
+    channel.orphanedAt ??= now;
+    if (now - channel.orphanedAt < context.resumeGrace) return;
+    channel.orphanedAt = undefined;
+    const abort = () => {
+      if (channel.attached.size === 0 && channel.state === 'running') {
+        channel.controller?.abort(new Error('the client went away'));
+      }
+    };
+    if (!peers) return abort();
+    // Followed on another server (a client that came back through another door): it runs on.
+    peers.followedElsewhere(channel.sessionId).then(
+      (followed) => (followed ? undefined : abort()),
+      () => undefined,
+    );
+  };
+
   /** Sends the held `done` to one follower whose wait is over (or that does not wait), and lets it go. */
   const release = (channel: Channel, subscriber: Subscriber) => {
     const held = channel.held;
@@ -154,7 +197,7 @@ export function channelSteps(context: ChannelStepsContext) {
       peers.announce(channel.sessionId, channel.sequence, [{ index, event: done, frame }]);
     }
     markWaiting(channel);
-    context.listen(channel);
+    listen(channel);
   };
 
   const end = (channel: Channel, last: TurnEvent, given?: LoggedEvent) => {
@@ -196,5 +239,18 @@ export function channelSteps(context: ChannelStepsContext) {
     }
   };
 
-  return { detachAll, emit, append, waitingLive, markWaiting, release, pause, end, resume, apply };
+  return {
+    detachAll,
+    emit,
+    append,
+    waitingLive,
+    markWaiting,
+    listen,
+    release,
+    pause,
+    end,
+    resume,
+    apply,
+    checkOrphaned,
+  };
 }

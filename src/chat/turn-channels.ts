@@ -73,37 +73,18 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     if (channel.markedWaiting) peers?.markWaiting(channel.sessionId, false, waitingTtl);
   };
 
-  /** Follows what other servers log for the session (a continuation, a stop, a recovery) while the turn does not run here. */
-  function listen(channel: Channel) {
-    if (!peers || channel.unlisten) return;
-    let stop: (() => void) | undefined;
-    let stopped = false;
-    channel.unlisten = () => {
-      stopped = true;
-      stop?.();
-    };
-    peers
-      .listen(channel.sessionId, (sequence, events) => receive(channel.sessionId, sequence, events))
-      .then(
-        (unlisten) => {
-          stop = unlisten;
-          if (stopped) unlisten();
-        },
-        () => {
-          if (channel.unlisten && !stopped) channel.unlisten = undefined;
-        },
-      );
-  }
-
   const writer = options.log && createTurnLogWriter(options.log, peers !== undefined);
-  const { detachAll, emit, append, waitingLive, markWaiting, release, pause, end, resume, apply } = channelSteps({
+  const steps = channelSteps({
     approvalTimeout: options.approvalTimeout,
+    resumeGrace: options.resumeGrace,
     waitingTtl,
     writer,
     peers,
     now: () => clock,
-    listen,
+    receive,
   });
+  const { detachAll, emit, append, waitingLive, markWaiting, release, pause, end, resume, apply, checkOrphaned } =
+    steps;
 
   async function pump(channel: Channel, run: TurnRun) {
     let last: TurnEvent | undefined;
@@ -140,24 +121,6 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     }
     apply(channel, events);
   }
-
-  /** A channel nobody follows whose turn runs here: stopped after the resume grace, unless followed elsewhere. */
-  const checkOrphaned = (channel: Channel) => {
-    channel.orphanedAt ??= clock;
-    if (clock - channel.orphanedAt < options.resumeGrace) return;
-    channel.orphanedAt = undefined;
-    const abort = () => {
-      if (channel.attached.size === 0 && channel.state === 'running') {
-        channel.controller?.abort(new Error('the client went away'));
-      }
-    };
-    if (!peers) return abort();
-    // Followed on another server (a client that came back through another door): it runs on.
-    peers.followedElsewhere(channel.sessionId).then(
-      (followed) => (followed ? undefined : abort()),
-      () => undefined,
-    );
-  };
 
   function onTick() {
     clock = options.clock.now();

@@ -28,17 +28,33 @@ export function createTurnLeases(coordinator: TurnCoordinator, clock: Clock) {
     };
   };
 
+  /** The lease, waiting up to `handOverTimeout` for a server that is letting the session go. */
+  const claimSoon = async (id: string): Promise<TurnLease | undefined> => {
+    const deadline = clock.now() + handOverTimeout;
+    for (;;) {
+      const lease = await claim(id);
+      if (lease || clock.now() >= deadline) return lease;
+      await new Promise<void>((resolve) => clock.after(50, resolve));
+    }
+  };
+
   return {
     claim,
-    /** The lease, waiting up to `handOverTimeout` for a server that is letting the session go. */
-    async claimSoon(id: string): Promise<TurnLease | undefined> {
-      const deadline = clock.now() + handOverTimeout;
-      for (;;) {
-        const lease = await claim(id);
-        if (lease || clock.now() >= deadline) return lease;
-        await new Promise<void>((resolve) => clock.after(50, resolve));
+    claimSoon,
+    holds: (id: string) => leased.has(id),
+    /**
+     * Runs `task` with the session's lease (waiting for it as `claimSoon` does when `soon`),
+     * which is released when the task throws; `absent()` when another server holds it.
+     */
+    async with<T>(id: string, task: (lease: TurnLease) => Promise<T>, absent: () => T, soon = false): Promise<T> {
+      const lease = soon ? await claimSoon(id) : await claim(id);
+      if (!lease) return absent();
+      try {
+        return await task(lease);
+      } catch (error) {
+        lease.release();
+        throw error;
       }
     },
-    holds: (id: string) => leased.has(id),
   };
 }

@@ -3,6 +3,7 @@ import {
   applyDecision,
   closeStep,
   type Decision,
+  decisionTarget,
   endTurn,
   expireCalls,
   pendingCalls,
@@ -14,7 +15,7 @@ import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
 import type { TurnObserver } from '../metrics/metered-turns.js';
 import type { DirectoryGuard } from '../sessions/directory-guard.js';
-import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
+import type { SessionRecord } from '../sessions/session-record.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import { advanceTurn, runTurn, type TurnDependencies, type TurnSettings } from './run-turn.js';
@@ -43,9 +44,6 @@ export interface TurnServiceOptions {
   /** Told of each call that starts to wait for a human (the approval webhook). */
   notifier?: ApprovalNotifier;
 }
-
-// Calls that will never run: a late approval is told they were not approved.
-const deniedStatuses: ReadonlySet<CallStatus> = new Set(['denied', 'expired', 'not_run']);
 
 /** A decision on one call, as `/approve` receives it. */
 export interface CallDecision extends Decision {
@@ -109,21 +107,6 @@ export function createTurnService(options: TurnServiceOptions) {
     signal: controller.signal,
   });
 
-  const inProgress = () =>
-    new AppError('turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
-
-  /** Runs `task` with the session's lease, released when it throws; 409 `turn_in_progress` without it. */
-  const withLease = async <T>(id: string, task: (lease: TurnLease) => Promise<T>): Promise<T> => {
-    const lease = await leases.claim(id);
-    if (!lease) throw inProgress();
-    try {
-      return await task(lease);
-    } catch (error) {
-      lease.release();
-      throw error;
-    }
-  };
-
   /** Claims the session and runs `advance` on it (the caller holds the session's lock and lease). */
   const begin = (
     session: SessionRecord,
@@ -152,24 +135,6 @@ export function createTurnService(options: TurnServiceOptions) {
     };
   };
 
-  /** The pending call a decision on `requestId` applies to, or why it cannot apply. */
-  const target = (session: SessionRecord, requestId: string): { call: ToolCallState } | { error: AppError } => {
-    const call = session.turn?.tool_calls.find((candidate) => candidate.request_id === requestId);
-    const status = call?.status ?? session.recent_calls.find((past) => past.request_id === requestId)?.status;
-    if (status === undefined) {
-      return { error: new AppError('unknown_request', `No tool call ${requestId} in this session.`) };
-    }
-    if (status === 'expired') {
-      return { error: new AppError('approval_expired', `The approval of ${requestId} expired (--approval-ttl).`) };
-    }
-    if (!call || status !== 'pending') {
-      const decision = deniedStatuses.has(status) ? 'denied' : 'approved';
-      const message = `The tool call ${requestId} was already decided.`;
-      return { error: new AppError('already_decided', message, { request_id: requestId, decision, status }) };
-    }
-    return { call };
-  };
-
   /** Whether the session's open step is fully decided, so that its continuation can run. */
   const continuable = (session: SessionRecord) =>
     (session.turn?.tool_calls ?? []).some((call) => !call.closed) && pendingCalls(session.turn).length === 0;
@@ -182,26 +147,33 @@ export function createTurnService(options: TurnServiceOptions) {
     start(id: string, input: string): Promise<TurnRun> {
       return sessions.locked(id, async () => {
         turns.assertIdle(id);
-        return withLease(id, async (lease) => {
-          const session = await sessions.load(id);
-          const expired = expireCalls(session.turn, clock.now());
-          const pending = pendingCalls(session.turn);
-          if (pending.length > 0) {
-            if (expired) await sessions.save(session);
-            throw new AppError('approval_pending', 'Decide the pending tool calls with POST /approve first.', {
-              request_ids: pending.map((call) => call.request_id),
-            });
-          }
-          if (session.turn) {
-            // A step whose every call was decided (or expired) but never continued: its results go to
-            // the history before the new input, so the model is told.
-            settleOpenCalls(session.turn, 'superseded by a new request');
-            closeStep(session);
-            endTurn(session);
-          }
-          options.observer?.started(session);
-          return begin(session, lease, (record, turnDependencies) => runTurn(record, input, turnDependencies));
-        });
+        const inProgress = () => {
+          throw new AppError('turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
+        };
+        return leases.with(
+          id,
+          async (lease) => {
+            const session = await sessions.load(id);
+            const expired = expireCalls(session.turn, clock.now());
+            const pending = pendingCalls(session.turn);
+            if (pending.length > 0) {
+              if (expired) await sessions.save(session);
+              throw new AppError('approval_pending', 'Decide the pending tool calls with POST /approve first.', {
+                request_ids: pending.map((call) => call.request_id),
+              });
+            }
+            if (session.turn) {
+              // A step whose every call was decided (or expired) but never continued: its results go to
+              // the history before the new input, so the model is told.
+              settleOpenCalls(session.turn, 'superseded by a new request');
+              closeStep(session);
+              endTurn(session);
+            }
+            options.observer?.started(session);
+            return begin(session, lease, (record, turnDependencies) => runTurn(record, input, turnDependencies));
+          },
+          inProgress,
+        );
       });
     },
 
@@ -233,7 +205,7 @@ export function createTurnService(options: TurnServiceOptions) {
         let changed = expireCalls(session.turn, clock.now());
         const rejected: RejectedDecision[] = [];
         for (const decision of decisions) {
-          const found = target(session, decision.request_id);
+          const found = decisionTarget(session, decision.request_id);
           if ('error' in found) {
             rejected.push({ request_id: decision.request_id, error: found.error });
             continue;
@@ -253,22 +225,19 @@ export function createTurnService(options: TurnServiceOptions) {
         const where = await delivery.continuation();
         if (where === 'elsewhere') return { kind: 'handed', rejected };
         if (delivery.defer && !where) return { kind: 'deferred', rejected };
-        const lease = await leases.claimSoon(id);
-        if (!lease) return { kind: 'deferred', rejected };
-        try {
+        const deferred: DecisionOutcome = { kind: 'deferred', rejected };
+        const continued = async (lease: TurnLease): Promise<DecisionOutcome> => {
           // What was saved above, unless the server that let the session go saved after it.
-          session = await sessions.load(id);
-          if (!continuable(session)) throw new AppError('no_turn_running', 'The turn of these calls has ended.');
+          const saved = await sessions.load(id);
+          if (!continuable(saved)) throw new AppError('no_turn_running', 'The turn of these calls has ended.');
           return {
             kind: 'continued',
-            run: begin(session, lease, advanceTurn),
+            run: begin(saved, lease, advanceTurn),
             toWaitingStream: where === 'here',
             rejected,
           };
-        } catch (error) {
-          lease.release();
-          throw error;
-        }
+        };
+        return leases.with(id, continued, () => deferred, true);
       });
     },
 
@@ -282,19 +251,13 @@ export function createTurnService(options: TurnServiceOptions) {
         const read = await sessions.load(id);
         if (expireCalls(read.turn, clock.now())) await sessions.save(read);
         if (!continuable(read)) return undefined;
-        const lease = await leases.claim(id);
-        if (!lease) return undefined;
-        try {
+        const resumed = async (lease: TurnLease) => {
           const session = await sessions.load(id);
-          if (!continuable(session)) {
-            lease.release();
-            return undefined;
-          }
-          return begin(session, lease, advanceTurn);
-        } catch (error) {
+          if (continuable(session)) return begin(session, lease, advanceTurn);
           lease.release();
-          throw error;
-        }
+          return undefined;
+        };
+        return leases.with(id, resumed, () => undefined);
       });
     },
 
