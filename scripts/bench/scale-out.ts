@@ -1,5 +1,6 @@
 // Scale-out on one Redis: requests per second of two servers sharing one redis-server against one
-// server on it, and the CPU per token of a server on Redis against one on the memory store, at 100
+// server on it (and against two servers sharing nothing, the most two servers can gain on this
+// machine), and the CPU per token of a server on Redis against one on the memory store, at 100
 // concurrent clients streaming 200-token answers. Part of `npm run bench` (`--only=scale`).
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -108,12 +109,18 @@ export async function scaleOut(upstreamUrl: string, options: { quick: boolean })
     return { url, pid: child.pid as number };
   };
   // Separate Redis databases: the one server on Redis and the pair share nothing.
+  // Two servers sharing nothing (each on its own memory store) say what two servers can gain on
+  // this machine at all: with the upstream, the clients and Redis on the same cores, maybe nothing.
   const setups: Setup[] = [
     { name: 'one server, memory store', servers: [await start('memory', 'data-memory')] },
     { name: 'one server on Redis', servers: [await start('redis', 'data-redis', 1)] },
     {
       name: 'two servers on one Redis',
       servers: [await start('redis', 'data-pair-a', 2), await start('redis', 'data-pair-b', 2)],
+    },
+    {
+      name: 'two servers sharing nothing (memory)',
+      servers: [await start('memory', 'data-apart-a'), await start('memory', 'data-apart-b')],
     },
   ];
   const results = new Map(setups.map((setup) => [setup.name, [] as Awaited<ReturnType<typeof drive>>[]]));
@@ -130,14 +137,14 @@ export async function scaleOut(upstreamUrl: string, options: { quick: boolean })
   }
   const of = (name: string, key: 'requestsPerSecond' | 'microsecondsPerToken' | 'redisMicrosecondsPerToken') =>
     median((results.get(name) ?? []).map((result) => result[key]));
-  const [memory, single, pair] = setups.map((setup) => setup.name);
+  const [memory, single, pair, apart] = setups.map((setup) => setup.name);
   const row = (name: string, against: string) => [
     name,
     `${of(name, 'requestsPerSecond').toFixed(1)} req/s`,
     `${(of(name, 'requestsPerSecond') / of(against, 'requestsPerSecond')).toFixed(2)}×`,
     `${of(name, 'microsecondsPerToken').toFixed(1)} µs`,
     `${(of(name, 'microsecondsPerToken') / of(memory, 'microsecondsPerToken')).toFixed(2)}×`,
-    name === memory ? '—' : `${of(name, 'redisMicrosecondsPerToken').toFixed(1)} µs`,
+    name === memory || name === apart ? '—' : `${of(name, 'redisMicrosecondsPerToken').toFixed(1)} µs`,
   ];
   return [
     [
@@ -151,6 +158,7 @@ export async function scaleOut(upstreamUrl: string, options: { quick: boolean })
     row(memory, single),
     row(single, single),
     row(pair, single),
+    row(apart, single),
     ['target', '', '≥ 1.6× (two servers)', '', '≤ 1.2× (on Redis)', ''],
   ];
 }
