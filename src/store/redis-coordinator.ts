@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { loggedEvents } from './logged-events.js';
 import { type RedisConnection, RedisFailure, type RedisSubscriber, storeCommands } from './redis-connection.js';
 import { redisKeys, turnMessage } from './redis-keys.js';
-import { deleteIfScript, renewScript, setAllScript } from './redis-scripts.js';
+import { claimScript, deleteIfScript, renewScript, setAllScript } from './redis-scripts.js';
 import type { LoggedEvent } from './session-store.js';
 
 export interface RedisCoordinatorOptions {
@@ -34,7 +34,7 @@ interface Held {
 
 /**
  * The turn coordinator of servers sharing one Redis (see `TurnCoordinator`). A lease is a key set
- * with `SET NX PX` to `<instance> <token>`; one script renews all of a server's leases every
+ * to `<instance> <token>` with a TTL when no other server holds it; one script renews all of a server's leases every
  * second (taking again one that expired while nobody took it: a busy server's renewal may come
  * late), and a lease is lost when another server holds it, or when no renewal went through for its
  * time to live less one renewal, before another server can take it. Waiting and following marks
@@ -129,9 +129,12 @@ export async function createRedisCoordinator(options: RedisCoordinatorOptions): 
     shared: true,
     async claim(sessionId): Promise<TurnLease | undefined> {
       const key = keys.lease(sessionId);
+      // A lease of this server's on the session that it no longer keeps is one it let go while
+      // Redis was away: taken again rather than waited out.
+      if ([...leases.values()].some((held) => held.key === key)) return undefined;
       const value = `${instance} ${crypto.randomUUID()}`;
-      const taken = await send('take the turn lease', ['SET', key, value, 'NX', 'PX', String(leaseTtl)]);
-      if (taken !== 'OK') return undefined;
+      const taken = await script('take the turn lease', claimScript, [key], [value, leaseTtl, `${instance} `]);
+      if (taken !== 1) return undefined;
       const held: Held = { key, value, controller: new AbortController(), renewedAt: clock.now() };
       leases.set(value, held);
       stopRenewing ??= clock.every(renewEvery, renew);

@@ -74,6 +74,18 @@ return added
 `;
 
 /**
+ * Takes a session's lease: when nobody holds it, or when its holder is this server itself (a
+ * lease it let go while Redis was away, and that has not expired yet). KEYS: the lease. ARGV: the
+ * new value (`<instance> <token>`), time to live (ms), `<instance> `. Returns 1 when taken, else 0.
+ */
+export const claimScript = `
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, #ARGV[3]) ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
+
+/**
  * Renews the leases this server holds, and takes again one that expired while nobody took it (a
  * renewal that came late). KEYS: the leases. ARGV: time to live (ms), then the value each lease
  * must have (`<instance> <token>`). Returns, per lease, 1 when it is held, 0 when another server's.

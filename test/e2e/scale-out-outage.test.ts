@@ -107,8 +107,8 @@ describe('Redis stopped for 5 s under traffic on three servers', { timeout: 180_
     // Traffic first: every server has served turns.
     const served = (server: number) => outcomes.filter((entry) => entry.server === server && entry.result === 'done');
     await until(() => [0, 1, 2].every((server) => served(server).length >= 2));
-    await redis.stop();
     const stoppedAt = Date.now();
+    await redis.stop();
     await new Promise((resolve) => setTimeout(resolve, outage));
     await redis.start();
     restartedAt = Date.now();

@@ -60,6 +60,18 @@ describe('the Redis coordinator', { timeout: 30_000 }, () => {
     expect(await b.coordinator.claim('s1')).toBeDefined();
   });
 
+  it('takes again a lease of its own that it let go while Redis was away, but not another server’s', async () => {
+    const { a, b, prefix, send } = await twoServers();
+    const lease = await a.coordinator.claim('s1');
+    const value = (await send('GET', `${prefix}lease:s1`)) as string;
+    lease?.release();
+    // The release did not reach Redis (it was away): the key is there until it expires.
+    await send('SET', `${prefix}lease:s1`, value, 'PX', '60000');
+    expect(await b.coordinator.claim('s1')).toBeUndefined();
+    expect(await a.coordinator.claim('s1')).toBeDefined();
+    expect(await b.coordinator.claim('s1')).toBeUndefined();
+  });
+
   it('renews a held lease every second, and takes it again when it expired unseen', async () => {
     const { a, prefix, send } = await twoServers();
     const lease = await a.coordinator.claim('s1');
