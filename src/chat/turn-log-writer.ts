@@ -56,7 +56,8 @@ export function createTurnLogWriter(log: TurnEventLog, live: boolean): TurnLogWr
   const schedule = () => {
     if (scheduled || inFlight > 0) return;
     scheduled = true;
-    afterCurrentTask(() => write());
+    // A write that went out meanwhile (256 events waited) took what this one was for.
+    afterCurrentTask(() => scheduled && write());
   };
 
   return {
