@@ -7,6 +7,7 @@ import { trackApprovals } from './approvals/approval-tracking.js';
 import type { AuditSink } from './approvals/audit-sink.js';
 import { createAuditTrail } from './approvals/audit-trail.js';
 import { createConversations } from './chat/conversations.js';
+import type { TurnCoordinator } from './chat/turn-coordinator.js';
 import { type Clock, systemClock } from './clock.js';
 import { jsonBodies, notFound, onError } from './http/errors.js';
 import { requestLog } from './http/request-log.js';
@@ -69,8 +70,13 @@ export interface AppDependencies {
    * was cut off by a restart and is recovered (see `createConversations`). Off by default.
    */
   recoverInterruptedTurns?: boolean;
-  /** This run of the server, marked on the turns it runs (default: a random id). */
+  /** This run of the server, marked on the turns it runs (default: a random id, or the coordinator's). */
   runner?: string;
+  /**
+   * How servers sharing the store (Redis) agree on who runs each session's turn and reach each
+   * other; absent, this app is alone on its store (see `createConversations`).
+   */
+  coordinator?: TurnCoordinator;
   /** Where turns, approvals, model and tool calls and requests are counted; `GET /metrics` serves its scrape. None when absent. */
   metrics?: Metrics;
   /**
@@ -124,6 +130,7 @@ export function createApp(dependencies: AppDependencies) {
     newSessionId,
     newRequestId: dependencies.newRequestId ?? (() => crypto.randomUUID()),
     runner: dependencies.runner,
+    coordinator: dependencies.coordinator,
     recoverInterruptedTurns: dependencies.recoverInterruptedTurns,
     settings: {
       defaults: {

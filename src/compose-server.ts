@@ -2,6 +2,7 @@ import { createApp } from './app.js';
 import type { AppConfig } from './app-config.js';
 import type { AuditSink } from './approvals/audit-sink.js';
 import { createWebhookNotifier, pageAddress } from './approvals/webhook-notifier.js';
+import type { TurnCoordinator } from './chat/turn-coordinator.js';
 import { systemClock } from './clock.js';
 import type { SessionHost } from './http/session-gate.js';
 import { createModels } from './llm/create-models.js';
@@ -35,6 +36,8 @@ export interface ServerParts {
   newSessionId?: () => string;
   /** Whether this server is the only one running its sessions' turns (see `AppDependencies`). */
   recoverInterruptedTurns?: boolean;
+  /** How servers sharing the store agree on who runs each turn (see `AppDependencies`). */
+  coordinator?: TurnCoordinator;
   /** Where the server's work is counted, served at `GET /metrics` (Node and Bun); none when absent. */
   metrics?: Metrics;
   /**
@@ -116,6 +119,7 @@ export function composeServer(parts: ServerParts) {
     sessionHost: parts.sessionHost,
     newSessionId: parts.newSessionId,
     recoverInterruptedTurns: parts.recoverInterruptedTurns,
+    coordinator: parts.coordinator,
     metrics: parts.metrics,
     tracer: registeredTracer(parts.version),
     approvalNotifier,

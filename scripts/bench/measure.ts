@@ -86,8 +86,13 @@ export function stream(options: StreamOptions) {
         },
         (response) => {
           answered = true;
-          if (response.statusCode !== 200) reject(new Error(`status ${response.statusCode}`));
           response.setEncoding('utf8');
+          if (response.statusCode !== 200) {
+            let body = '';
+            response.on('data', (text: string) => (body += text));
+            response.on('end', () => reject(new Error(`status ${response.statusCode}: ${body}`)));
+            return;
+          }
           response.on('data', (text: string) => {
             const joined = carry + text;
             const before = tokens;

@@ -1,7 +1,8 @@
 // npm run bench: the relay's speed and memory against the physical limit (a raw proxy), its
-// start-up time and idle memory against the raw proxy and a plain relay, and what its metrics cost
-// (the relay with metrics on and with --no-metrics), on this machine, in one run.
-// Prints three tables; see README "Speed and memory" and "Metrics and traces".
+// start-up time and idle memory against the raw proxy and a plain relay, what its metrics cost
+// (the relay with metrics on and with --no-metrics), and two servers on one Redis against one, on
+// this machine, in one run. Prints four tables; see README "Speed and memory", "Metrics and
+// traces" and "Scale out".
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,11 +22,12 @@ import {
   upstreamBody,
 } from './measure.js';
 import { metricsCost } from './metrics-cost.js';
+import { scaleOut } from './scale-out.js';
 import { proxySide, serverSide, speed } from './speed.js';
 import { measureStartup } from './startup.js';
 
 const quick = process.argv.includes('--quick');
-/** `--only=startup,cpu,cpu10,ttft,latency,memory,approvals,metrics`: run just those measures. */
+/** `--only=startup,cpu,cpu10,ttft,latency,memory,approvals,metrics,scale`: run just those measures. */
 const only = process.argv
   .find((arg) => arg.startsWith('--only='))
   ?.slice(7)
@@ -194,6 +196,7 @@ async function main() {
   if (['cpu', 'cpu10', 'ttft', 'latency', 'memory', 'approvals'].some(measures))
     tables.push(await throughput(upstreamUrl));
   if (measures('metrics')) tables.push(await metricsCost(upstreamUrl, { quick, store }));
+  if (measures('scale')) tables.push(await scaleOut(upstreamUrl, { quick }));
   for (const table of tables) {
     printTable(table);
     console.log();

@@ -1,5 +1,6 @@
+import { AppError } from '../errors.js';
 import type { ToolCall } from '../llm/chat-model.js';
-import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
+import type { CallStatus, SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
 import type { ToolInfo } from '../tools/tool-provider.js';
 import type { IndexedRule } from './argument-rules.js';
 import { addGrant, findGrant, type Grant, makeGrant, type Remember } from './grants.js';
@@ -188,4 +189,31 @@ export function endTurn(session: SessionRecord) {
   }
   session.recent_calls.splice(0, Math.max(0, session.recent_calls.length - 100));
   session.turn = null;
+}
+
+// Calls that will never run: a late approval is told they were not approved.
+const deniedStatuses: ReadonlySet<CallStatus> = new Set(['denied', 'expired', 'not_run']);
+
+/**
+ * The pending call a decision on `requestId` applies to, or why it cannot: 404 `unknown_request`,
+ * 410 `approval_expired`, or 409 `already_decided` naming how it was decided and stands now.
+ */
+export function decisionTarget(
+  session: SessionRecord,
+  requestId: string,
+): { call: ToolCallState } | { error: AppError } {
+  const call = session.turn?.tool_calls.find((candidate) => candidate.request_id === requestId);
+  const status = call?.status ?? session.recent_calls.find((past) => past.request_id === requestId)?.status;
+  if (status === undefined) {
+    return { error: new AppError('unknown_request', `No tool call ${requestId} in this session.`) };
+  }
+  if (status === 'expired') {
+    return { error: new AppError('approval_expired', `The approval of ${requestId} expired (--approval-ttl).`) };
+  }
+  if (!call || status !== 'pending') {
+    const decision = deniedStatuses.has(status) ? 'denied' : 'approved';
+    const message = `The tool call ${requestId} was already decided.`;
+    return { error: new AppError('already_decided', message, { request_id: requestId, decision, status }) };
+  }
+  return { call };
 }

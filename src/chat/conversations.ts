@@ -1,6 +1,5 @@
 import type { ApprovalNotifier } from '../approvals/approval-notifier.js';
 import type { ApprovalSettings } from '../approvals/tool-calls.js';
-import { pendingCalls } from '../approvals/tool-calls.js';
 import type { Clock } from '../clock.js';
 import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
@@ -12,18 +11,15 @@ import type { SessionSettings } from '../sessions/session-settings.js';
 import type { SessionStore } from '../store/session-store.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import { eventFrame, parseEventId } from './event-frame.js';
+import { createLoggedTurns } from './logged-turns.js';
 import { recoveringStore } from './recover-turn.js';
-import { type AttachResult, createTurnChannels, type Subscriber } from './turn-channels.js';
-import type { TurnEvent, TurnResponse } from './turn-events.js';
+import { createTurnChannels } from './turn-channels.js';
+import { type CoordinatorMessage, createLocalCoordinator, type TurnCoordinator } from './turn-coordinator.js';
+import type { TurnResponse } from './turn-events.js';
+import { createTurnFeeds, type TurnFeed } from './turn-feeds.js';
+import { maxUnsavedEvents } from './turn-log-writer.js';
 import { createTurnRegistry } from './turn-registry.js';
-import { turnResponse } from './turn-response.js';
-import {
-  type CallDecision,
-  createTurnService,
-  type Decider,
-  type RejectedDecision,
-  type TurnRun,
-} from './turn-service.js';
+import { type CallDecision, createTurnService, type Decider, type RejectedDecision } from './turn-service.js';
 
 export interface ConversationsSettings extends ApprovalSettings {
   /** What a new session starts with. */
@@ -58,13 +54,20 @@ export interface ConversationsOptions {
   clock: Clock;
   newSessionId: () => string;
   newRequestId: () => string;
-  /** This run of the server, marked on the turns it runs (a random id when absent). */
+  /** This run of the server, marked on the turns it runs (a random id when absent; the coordinator's `instance` when given). */
   runner?: string;
   /**
-   * Whether this server is the only one running its sessions' turns (a Node or Bun process on its
-   * own store, a session's Durable Object): then a turn marked running by another run of it was
-   * cut off by a restart and is recovered when read (`recoveringStore`). Never where several
-   * processes run turns on one store at once (a plain Worker, the Workers front).
+   * How the servers sharing the store agree on who runs each session's turn and reach each other
+   * (a Redis coordinator); absent, this server is alone (`createLocalCoordinator`). A shared
+   * coordinator recovers a turn whose runner's lease is gone when it is read (`recoveringStore`).
+   */
+  coordinator?: TurnCoordinator;
+  /**
+   * Whether this server, alone, is the only one running its sessions' turns (a Node or Bun process
+   * on its own store, a session's Durable Object): then a turn marked running by another run of it
+   * was cut off by a restart and is recovered when read (`recoveringStore`). Never where several
+   * processes run turns on one store at once without a shared coordinator (a plain Worker, the
+   * Workers front).
    */
   recoverInterruptedTurns?: boolean;
   /** Told of turns starting, running and stopping (metrics, traces). */
@@ -73,26 +76,7 @@ export interface ConversationsOptions {
   notifier?: ApprovalNotifier;
 }
 
-/** A follower's place on a feed: what it got, and how it leaves. */
-export interface Following {
-  /** 'following': live events come; 'replayed': what was missed was sent, then closed; 'nothing': nothing to send (not closed). */
-  result: AttachResult;
-  /** Stops following; the turn goes on (for the resume grace when nobody follows). */
-  leave(): void;
-}
-
-/**
- * A session's turn as someone can follow it: a run from its first event, or a replay of what a
- * follower missed followed by the live rest. A feed of a new run must be followed exactly once,
- * at once: the run starts when it is.
- */
-export interface TurnFeed {
-  readonly sessionId: string;
-  /** The session's default for whether its responses stream. */
-  readonly streams: boolean;
-  /** Connects `subscriber`: it gets the feed's events in order, then `close()` once. */
-  follow(subscriber: Subscriber): Following;
-}
+export type { Following, TurnFeed } from './turn-feeds.js';
 
 /** What `decide` did with the decisions of one `/approve`. */
 export type DecideOutcome =
@@ -117,10 +101,24 @@ export type DecideOutcome =
  */
 export function createConversations(options: ConversationsOptions) {
   const { settings, clock } = options;
-  const runner = options.runner ?? crypto.randomUUID();
-  const store = options.recoverInterruptedTurns
-    ? recoveringStore(options.store, runner, settings.sessionTtl)
-    : options.store;
+  const coordinator = options.coordinator ?? createLocalCoordinator(options.runner);
+  const runner = coordinator.instance;
+  const turns = createTurnRegistry(clock);
+  /**
+   * Whether a turn marked running is run by nobody: alone, when another run of this server marked
+   * it; shared, when the lease of the server that marked it is gone (or is this process's own,
+   * taken for a new run: it does not run that one).
+   */
+  const abandoned = coordinator.shared
+    ? async (record: SessionRecord) => {
+        const marked = record.turn?.runner;
+        if (!marked || turns.isRunning(record.id)) return false;
+        return service.holdsLease(record.id) || (await coordinator.holder(record.id)) !== marked;
+      }
+    : options.recoverInterruptedTurns
+      ? (record: SessionRecord) => record.turn?.runner !== runner
+      : undefined;
+  const store = abandoned ? recoveringStore(options.store, abandoned, settings.sessionTtl) : options.store;
   const sessions = createSessionService({
     store,
     directories: options.directories,
@@ -132,7 +130,6 @@ export function createConversations(options: ConversationsOptions) {
     newSessionId: options.newSessionId,
     clock,
   });
-  const turns = createTurnRegistry(clock);
   const channels = createTurnChannels({
     approvalTimeout: settings.approvalTimeout,
     resumeGrace: settings.resumeGrace,
@@ -140,6 +137,7 @@ export function createConversations(options: ConversationsOptions) {
     maxFollowers: settings.maxFollowers,
     clock,
     log: store.events,
+    coordinator,
   });
   const service = createTurnService({
     sessions,
@@ -150,66 +148,33 @@ export function createConversations(options: ConversationsOptions) {
     settings,
     newRequestId: options.newRequestId,
     runner,
+    coordinator,
     clock,
     observer: options.observer,
     notifier: options.notifier,
   });
+  const logged = createLoggedTurns({ store, channels, coordinator, clock });
 
-  const leaving = (sessionId: string, subscriber: Subscriber) => () => channels.detach(sessionId, subscriber);
+  const { runFeed, attachFeed, replayFeed } = createTurnFeeds(channels, logged);
 
-  const runFeed = (run: TurnRun): TurnFeed => ({
-    sessionId: run.sessionId,
-    streams: run.stream,
-    follow(subscriber) {
-      channels.run(run, subscriber);
-      return { result: 'following', leave: leaving(run.sessionId, subscriber) };
-    },
+  /** Runs here the continuation of a step whose stream waits here, handed over by the server that decided it. */
+  const continueHere = async (id: string) => {
+    if (!channels.hasWaitingStream(id)) return;
+    const run = await service.resume(id);
+    if (run) channels.run(run, undefined, await logged.firstIndex(run));
+  };
+
+  coordinator.onMessage((message: CoordinatorMessage) => {
+    if (message.type === 'stop') service.stopHere(message.session_id);
+    else void continueHere(message.session_id).catch(() => undefined);
   });
 
-  const attachFeed = (
-    record: SessionRecord,
-    after: ReturnType<typeof parseEventId>,
-    replayOnly: boolean,
-  ): TurnFeed => ({
-    sessionId: record.id,
-    streams: record.stream,
-    follow(subscriber) {
-      const result = replayOnly && !after ? 'nothing' : channels.attach(record.id, subscriber, after);
-      return { result, leave: leaving(record.id, subscriber) };
-    },
-  });
-
-  /**
-   * What a follower missed of turn `after.sequence` when this process does not hold that turn (it
-   * started after a restart): the durable log after `after`, then, if the turn still waits on
-   * approvals, the `done` that says so. Undefined when the store keeps no log.
-   */
-  const replayFromLog = async (
-    record: SessionRecord,
-    after: { sequence: number; index: number },
-  ): Promise<TurnFeed | undefined> => {
-    const log = store.events;
-    if (!log || channels.holds(record.id)) return undefined;
-    const logged = await log.read(record.id, after.sequence, -1);
-    const missed = logged.filter((entry) => entry.index > after.index);
-    const turn = record.turn;
-    // The `done` of a step waiting on approvals is not logged (a continuation supersedes it): it
-    // follows from the session, at the index it had.
-    const doneIndex = (logged.at(-1)?.index ?? -1) + 1;
-    if (turn?.sequence === after.sequence && pendingCalls(turn).length > 0 && doneIndex > after.index) {
-      const done: TurnEvent = { event: 'done', data: turnResponse(record, turn, turn.message) };
-      missed.push({ index: doneIndex, event: done, frame: eventFrame(done, `${after.sequence}.${doneIndex}`) });
-    }
-    return {
-      sessionId: record.id,
-      streams: record.stream,
-      follow(subscriber) {
-        for (const { index, event } of missed)
-          subscriber.deliver(event, eventFrame(event, `${after.sequence}.${index}`));
-        if (missed.length > 0) subscriber.close();
-        return { result: missed.length > 0 ? 'replayed' : 'nothing', leave: () => undefined };
-      },
-    };
+  /** Hands a decided step to the stream that waits for it: here, or on the server that said one waits there. */
+  const continuation = async (id: string): Promise<'here' | 'elsewhere' | undefined> => {
+    if (channels.hasWaitingStream(id)) return 'here';
+    const waiter = await coordinator.waiter(id);
+    if (waiter === undefined || waiter === runner) return undefined;
+    return (await coordinator.send(waiter, { type: 'continue', session_id: id })) ? 'elsewhere' : undefined;
   };
 
   return {
@@ -230,9 +195,12 @@ export function createConversations(options: ConversationsOptions) {
       return sessions.start(sessionSettings, client);
     },
 
-    /** The session as it stands (expired approvals marked), and whether a turn of it runs. */
+    /** The session as it stands (expired approvals marked), and whether a turn of it runs (here or elsewhere). */
     async inspect(requestedId: string | undefined): Promise<{ record: SessionRecord; running: boolean }> {
-      return service.inspect(await sessions.resolveId(requestedId));
+      const inspected = await service.inspect(await sessions.resolveId(requestedId));
+      // Read through the recovering store: a turn still marked has a live runner.
+      const elsewhere = coordinator.shared && inspected.record.turn?.runner !== undefined;
+      return { ...inspected, running: inspected.running || elsewhere };
     },
 
     /** A new turn with the user's input. 409 `turn_in_progress` or `approval_pending` when one is under way. */
@@ -242,7 +210,8 @@ export function createConversations(options: ConversationsOptions) {
 
     /**
      * Decides pending tool calls, each as if sent alone (see `DecideOutcome`), as `decider` (default
-     * `user`). A stream waiting on the step takes its continuation; otherwise `defer` leaves it for
+     * `user`). A stream waiting on the step, here or on another server, takes its continuation;
+     * otherwise `defer` leaves it for
      * a later `follow`.
      */
     async decide(
@@ -253,19 +222,19 @@ export function createConversations(options: ConversationsOptions) {
       const id = await sessions.resolveId(requestedId);
       const outcome = await service.decide(id, decisions, {
         defer: delivery.defer,
-        streamWaiting: () => channels.hasWaitingStream(id),
+        continuation: () => continuation(id),
         decider: delivery.decider,
       });
       const { rejected } = outcome;
       if (outcome.kind === 'waiting') return outcome;
       if (outcome.kind === 'continued' && !outcome.toWaitingStream) {
-        return { kind: 'continued', feed: runFeed(outcome.run), rejected };
+        return { kind: 'continued', feed: await runFeed(outcome.run), rejected };
       }
-      if (outcome.kind === 'continued') channels.run(outcome.run);
+      if (outcome.kind === 'continued') channels.run(outcome.run, undefined, await logged.firstIndex(outcome.run));
       const applied = decisions.find((decision) => !rejected.some((entry) => entry.request_id === decision.request_id));
       return {
         kind: 'accepted',
-        delivered: outcome.kind === 'continued' ? 'stream' : 'deferred',
+        delivered: outcome.kind === 'deferred' ? 'deferred' : 'stream',
         request_id: applied?.request_id ?? '',
         status: applied?.approve ? 'approved' : 'denied',
         rejected,
@@ -273,9 +242,9 @@ export function createConversations(options: ConversationsOptions) {
     },
 
     /**
-     * The session's events after `lastEventId` (`sequence.index`), then the live rest of its turn.
-     * Without a usable id: with `continueDeferred`, a deferred continuation starts (else the live
-     * turn is followed from its start); without it, there is nothing to follow.
+     * The session's events after `lastEventId` (`sequence.index`), then the live rest of its turn,
+     * wherever it runs. Without a usable id: with `continueDeferred`, a deferred continuation starts
+     * (else the live turn is followed from its start); without it, there is nothing to follow.
      */
     async follow(
       requestedId: string | undefined,
@@ -287,24 +256,36 @@ export function createConversations(options: ConversationsOptions) {
         const run = await service.resume(record.id);
         if (run) return runFeed(run);
       }
-      const replay = after && (await replayFromLog(record, after));
-      return replay || attachFeed(record, after, !options.continueDeferred);
+      const followed = (!after || after.sequence === record.turn?.sequence) && (await logged.mirror(record));
+      if (after && !followed) {
+        const missed = await logged.replay(record, after);
+        if (missed) return replayFeed(record, after.sequence, missed);
+      }
+      return attachFeed(record, after, !options.continueDeferred);
     },
 
     /**
-     * Stops the session's turn: a running one ends with `done` and `stopped` (its LLM request and
-     * tools aborted), one waiting on approvals is ended with its calls denied; 409
+     * Stops the session's turn wherever it runs: a running one ends with `done` and `stopped` (its
+     * LLM request and tools aborted), one waiting on approvals is ended with its calls denied; 409
      * `no_turn_running` when there is none.
      */
     async stop(requestedId: string | undefined): Promise<void> {
       const id = await sessions.resolveId(requestedId);
-      const { done } = await service.stop(id);
-      if (done) channels.finish(id, done);
+      const { done, sequence } = await service.stop(id);
+      if (!done || sequence === undefined) return;
+      if (channels.holdsTurn(id, sequence)) return channels.finish(id, done);
+      // Streams waiting on other servers hear it from the log, past any index they had.
+      const log = store.events;
+      if (!coordinator.shared || !log) return;
+      const last = (await log.read(id, sequence, -1)).at(-1)?.index ?? -1;
+      const index = last + maxUnsavedEvents + 1;
+      await log.append(id, sequence, [{ index, event: done, frame: eventFrame(done, `${sequence}.${index}`) }]);
     },
 
     /** Stops the shared ticker; for tests and shutdown. */
     close(): void {
       channels.close();
+      logged.close();
     },
   };
 }

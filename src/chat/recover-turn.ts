@@ -3,8 +3,8 @@ import { AppError, errorBody } from '../errors.js';
 import type { SessionRecord, TurnState } from '../sessions/session-record.js';
 import type { LoggedEvent, SessionStore, TurnEventLog } from '../store/session-store.js';
 import { eventFrame } from './event-frame.js';
-import { maxUnsavedEvents } from './turn-channels.js';
 import type { TurnEvent } from './turn-events.js';
+import { maxUnsavedEvents } from './turn-log-writer.js';
 
 /** The result of a tool that was running when the server went down. */
 export const restartedToolText =
@@ -55,17 +55,22 @@ async function recoverTurn(session: SessionRecord, turn: TurnState, log: TurnEve
 }
 
 /**
- * The store as a server sees it that is the only one running its sessions' turns (a Node or Bun
- * process on its own data directory, a session's Durable Object): a session read back with a turn
- * that another run of the server (`runner` differs) marked running was cut off by a restart, and
- * is recovered before anyone sees it (`recoverTurn`). The recovery is saved as the next revision
- * of the record read; when another request recovered it first, that one is read back.
+ * The store as a server sees it that can tell when a turn marked running (`turn.runner`) is run by
+ * nobody any more (`abandoned`): alone on its store (a Node or Bun process on its own data
+ * directory, a session's Durable Object), a turn another run of the server marked; among servers
+ * sharing one store, a turn whose runner's lease is gone. Such a session read back is recovered
+ * before anyone sees it (`recoverTurn`). The recovery is saved as the next revision of the record
+ * read; when another request recovered it first, that one is read back.
  */
-export function recoveringStore(store: SessionStore, runner: string, ttlMilliseconds: number): SessionStore {
+export function recoveringStore(
+  store: SessionStore,
+  abandoned: (record: SessionRecord) => boolean | Promise<boolean>,
+  ttlMilliseconds: number,
+): SessionStore {
   const get = async (id: string, attempts = 3): Promise<SessionRecord | undefined> => {
     const record = await store.get(id);
     const turn = record?.turn;
-    if (!record || !turn?.runner || turn.runner === runner) return record;
+    if (!record || !turn?.runner || !(await abandoned(record))) return record;
     const sequence = turn.sequence;
     const last = await recoverTurn(record, turn, store.events);
     const read = record.revision ?? 0;

@@ -11,7 +11,7 @@ import {
   openCalls,
   settleOpenCalls,
 } from '../approvals/tool-calls.js';
-import { errorBody, toAppError } from '../errors.js';
+import { AppError, errorBody, toAppError } from '../errors.js';
 import type { ChatMessage, ChatModel, ToolCall } from '../llm/chat-model.js';
 import type { DirectoryGuard } from '../sessions/directory-guard.js';
 import type { SessionRecord, ToolCallState, TurnState } from '../sessions/session-record.js';
@@ -221,7 +221,10 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
     }
   } catch (caught) {
     if (streaming && turn.message) session.messages.push({ role: 'assistant', content: turn.message });
-    const stopped = signal.aborted;
+    // An abort for a failure (the server lost its lease on the turn) ends it as that error; any
+    // other abort is a stop.
+    const failure = signal.aborted && signal.reason instanceof AppError ? signal.reason : undefined;
+    const stopped = signal.aborted && !failure;
     if (stopped || session.turn) {
       const why = signal.reason instanceof Error ? signal.reason.message : 'stopped by user';
       settleOpenCalls(turn, stopped ? why : 'the turn failed');
@@ -232,7 +235,7 @@ export async function* advanceTurn(session: SessionRecord, dependencies: TurnDep
     if (stopped) {
       yield { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } };
     } else {
-      const error = toAppError(caught);
+      const error = failure ?? toAppError(caught);
       yield { event: 'error', data: errorBody(error) };
     }
   }

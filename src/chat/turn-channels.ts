@@ -1,50 +1,15 @@
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { LoggedEvent, TurnEventLog } from '../store/session-store.js';
-import { eventFrame } from './event-frame.js';
+import { type Attached, type Channel, channelSteps, type Subscriber } from './turn-channel.js';
+import type { TurnCoordinator } from './turn-coordinator.js';
 import type { TurnEvent } from './turn-events.js';
+import { createTurnLogWriter } from './turn-log-writer.js';
 import type { TurnRun } from './turn-service.js';
 
-/**
- * Someone following a session's turn: an SSE response, or a JSON request collecting the result.
- * The channel calls `deliver` for each event in order and `close` once, after the last one.
- */
-export interface Subscriber {
-  /** Receives an event with its SSE frame (formatted once, shared by every subscriber). */
-  deliver(event: TurnEvent, frame: string): void;
-  /** Ends this subscriber: the stream closes, or the JSON request settles. */
-  close(): void;
-  /** Writes a keep-alive comment; streams only. */
-  ping?(): void;
-  /** Whether it stays through an approval wait (streams) or ends at `done` with requires_approval (JSON). */
-  readonly waitsForApproval: boolean;
-}
+export type { Subscriber } from './turn-channel.js';
 
-interface Attached {
-  subscriber: Subscriber;
-  /** Coarse time of the last write, for keep-alives. */
-  lastWrite: number;
-  /** When an approval wait ends for this subscriber. */
-  deadline?: number;
-  /** Whether it got any event, so a continuation's `session` event is not sent twice. */
-  started: boolean;
-}
-
-interface Channel {
-  sessionId: string;
-  sequence: number;
-  log: Array<{ index: number; event: TurnEvent; frame: string }>;
-  next: number;
-  attached: Map<Subscriber, Attached>;
-  state: 'running' | 'waiting' | 'finished';
-  /** The `done` of a step waiting on approvals, held back while streams wait; logged once released. */
-  held?: { event: TurnEvent; index: number; frame: string; logged: boolean };
-  controller?: AbortController;
-  orphanedAt?: number;
-  finishedAt?: number;
-  /** Logged events not yet in the durable log. */
-  unsaved: LoggedEvent[];
-}
+export { maxUnsavedEvents } from './turn-log-writer.js';
 
 export interface TurnChannelsOptions {
   /** How long streams wait on approvals before `done` (0: they end at once). */
@@ -57,28 +22,29 @@ export interface TurnChannelsOptions {
   maxFollowers: number;
   clock: Clock;
   /**
-   * Where turns' events are kept across a restart, if anywhere. Written at step boundaries (any
-   * event but a token or a progress note) and on the shared ticker: never once per token.
+   * Where turns' events are kept across a restart and for other servers, if anywhere. Written as
+   * `createTurnLogWriter` says: never once per token.
    */
   log?: TurnEventLog;
+  /**
+   * The other servers sharing the sessions, when `shared`: the events of turns run elsewhere come
+   * from it, and it is told of streams here waiting on approvals or following turns run elsewhere.
+   */
+  coordinator?: TurnCoordinator;
 }
 
 export type AttachResult = 'following' | 'replayed' | 'nothing';
 
 /**
- * The most events of a turn that may have gone to followers without being in the durable log: the
- * log is written at every step boundary, on the ticker, and whenever this many events wait.
- */
-export const maxUnsavedEvents = 256;
-
-/**
  * The in-process hub between running turns and their followers. A run's events are encoded once,
  * kept in the turn's log (for `Last-Event-ID` replay) and written to each follower; the turn does
- * not depend on any connection. One shared ticker does keep-alives, approval-wait deadlines and
- * the resume grace for every channel: there is no timer per stream.
+ * not depend on any connection. A turn run by another server is followed through the events it
+ * logs (a channel whose source is `elsewhere`). One shared ticker does keep-alives, approval-wait
+ * deadlines and the resume grace for every channel: there is no timer per stream.
  */
 export function createTurnChannels(options: TurnChannelsOptions) {
   const channels = new Map<string, Channel>();
+  const peers = options.coordinator?.shared ? options.coordinator : undefined;
   const tick = Math.max(
     20,
     Math.min(
@@ -87,6 +53,9 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       ...[options.approvalTimeout, options.resumeGrace].filter((value) => value > 0).map((value) => value / 4),
     ),
   );
+  /** How long the coordinator believes a stream here waits, or follows: past the wait, or a few ticks. */
+  const waitingTtl = options.approvalTimeout + 5000;
+  const followedTtl = 3 * tick + 1000;
   let clock = options.clock.now();
   let stopTicker: (() => void) | undefined;
 
@@ -97,87 +66,25 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     stopTicker = options.clock.every(tick, onTick);
   };
 
-  const detachAll = (channel: Channel) => {
-    const attached = [...channel.attached.keys()];
-    channel.attached.clear();
-    for (const subscriber of attached) subscriber.close();
+  const drop = (channel: Channel) => {
+    channel.unlisten?.();
+    channel.unlisten = undefined;
+    if (channels.get(channel.sessionId) === channel) channels.delete(channel.sessionId);
+    if (channel.markedWaiting) peers?.markWaiting(channel.sessionId, false, waitingTtl);
   };
 
-  const emit = (channel: Channel, event: TurnEvent, frame: string) => {
-    for (const entry of channel.attached.values()) {
-      if (event.event === 'session' && entry.started) continue;
-      entry.started = true;
-      entry.lastWrite = clock;
-      entry.subscriber.deliver(event, frame);
-    }
-  };
-
-  /** Hands the events not yet saved to the durable log, in order; the turn does not wait for it. */
-  const save = (channel: Channel) => {
-    if (!options.log || channel.unsaved.length === 0) return;
-    const events = channel.unsaved;
-    channel.unsaved = [];
-    // A failed write loses only what a resume after a restart could replay; the turn goes on.
-    options.log.append(channel.sessionId, channel.sequence, events).catch(() => undefined);
-  };
-
-  const append = (channel: Channel, event: TurnEvent) => {
-    const index = channel.next;
-    channel.next += 1;
-    const frame = eventFrame(event, `${channel.sequence}.${index}`);
-    channel.log.push({ index, event, frame });
-    if (options.log) {
-      channel.unsaved.push({ index, event, frame });
-      const boundary = event.event !== 'token' && event.event !== 'tool_progress';
-      if (boundary || channel.unsaved.length >= maxUnsavedEvents) save(channel);
-    }
-    return frame;
-  };
-
-  const logHeld = (channel: Channel) => {
-    const held = channel.held;
-    if (!held || held.logged) return;
-    held.logged = true;
-    channel.log.push({ index: held.index, event: held.event, frame: held.frame });
-  };
-
-  /** Sends the held `done` to one follower whose wait is over (or that does not wait), and lets it go. */
-  const release = (channel: Channel, subscriber: Subscriber) => {
-    const held = channel.held;
-    if (!held) return;
-    if (subscriber.waitsForApproval) logHeld(channel);
-    channel.attached.delete(subscriber);
-    subscriber.deliver(held.event, held.frame);
-    subscriber.close();
-  };
-
-  const pause = (channel: Channel, done: TurnEvent) => {
-    const index = channel.next;
-    channel.next += 1;
-    channel.state = 'waiting';
-    channel.held = { event: done, index, frame: eventFrame(done, `${channel.sequence}.${index}`), logged: false };
-    channel.controller = undefined;
-    for (const [subscriber, entry] of [...channel.attached]) {
-      if (!subscriber.waitsForApproval || options.approvalTimeout === 0) release(channel, subscriber);
-      else entry.deadline = clock + options.approvalTimeout;
-    }
-    if (channel.attached.size === 0) logHeld(channel);
-  };
-
-  /** A step that waits on approvals with a stream still waiting for it. */
-  const waitingLive = (channel: Channel) =>
-    channel.state === 'waiting' &&
-    channel.held !== undefined &&
-    [...channel.attached.keys()].some((subscriber) => subscriber.waitsForApproval);
-
-  const end = (channel: Channel, last: TurnEvent) => {
-    const frame = append(channel, last);
-    emit(channel, last, frame);
-    channel.state = 'finished';
-    channel.finishedAt = clock;
-    channel.controller = undefined;
-    detachAll(channel);
-  };
+  const writer = options.log && createTurnLogWriter(options.log, peers !== undefined);
+  const steps = channelSteps({
+    approvalTimeout: options.approvalTimeout,
+    resumeGrace: options.resumeGrace,
+    waitingTtl,
+    writer,
+    peers,
+    now: () => clock,
+    receive,
+  });
+  const { detachAll, emit, append, waitingLive, markWaiting, release, pause, end, resume, apply, checkOrphaned } =
+    steps;
 
   async function pump(channel: Channel, run: TurnRun) {
     let last: TurnEvent | undefined;
@@ -198,10 +105,28 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     else detachAll(channel);
   }
 
+  /**
+   * Events of the session's turn that another server logged or announced. A channel whose turn
+   * runs here ignores them (they are its own); a newer turn ends the waits of any other; else
+   * they go on in it (`apply`).
+   */
+  function receive(sessionId: string, sequence: number, events: readonly LoggedEvent[]) {
+    const channel = channels.get(sessionId);
+    if (!channel || sequence < channel.sequence || (channel.source === 'here' && channel.state === 'running')) return;
+    if (sequence > channel.sequence) {
+      for (const subscriber of [...channel.attached.keys()]) release(channel, subscriber);
+      detachAll(channel);
+      drop(channel);
+      return;
+    }
+    apply(channel, events);
+  }
+
   function onTick() {
     clock = options.clock.now();
-    for (const [sessionId, channel] of channels) {
-      save(channel);
+    const followed: string[] = [];
+    writer?.flush();
+    for (const channel of [...channels.values()]) {
       for (const [subscriber, entry] of channel.attached) {
         if (entry.deadline !== undefined && clock >= entry.deadline) {
           entry.deadline = undefined;
@@ -215,21 +140,22 @@ export function createTurnChannels(options: TurnChannelsOptions) {
           subscriber.ping();
         }
       }
-      if (channel.state === 'running' && channel.attached.size === 0) {
-        channel.orphanedAt ??= clock;
-        if (clock - channel.orphanedAt >= options.resumeGrace) {
-          channel.controller?.abort(new Error('the client went away'));
-          channel.orphanedAt = undefined;
-        }
-      } else {
-        channel.orphanedAt = undefined;
+      markWaiting(channel);
+      if (channel.source === 'elsewhere') {
+        // Only kept for those following it here; a later follower reads the log again.
+        if (channel.attached.size === 0) drop(channel);
+        else if (channel.state === 'running') followed.push(channel.sessionId);
+        continue;
       }
+      if (channel.state === 'running' && channel.attached.size === 0) checkOrphaned(channel);
+      else channel.orphanedAt = undefined;
       // A turn nobody follows and that does not run keeps its log for a while, for a late resume.
       if (channel.state !== 'running' && channel.attached.size === 0) {
         channel.finishedAt ??= clock;
-        if (clock - channel.finishedAt > Math.max(options.resumeGrace * 2, 60_000)) channels.delete(sessionId);
+        if (clock - channel.finishedAt > Math.max(options.resumeGrace * 2, 60_000)) drop(channel);
       }
     }
+    if (followed.length > 0) peers?.markFollowed(followed, followedTtl);
     if (channels.size === 0) close();
   }
 
@@ -240,32 +166,47 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     channel.attached.set(subscriber, entry);
     channel.orphanedAt = undefined;
     if (channel.state !== 'finished') channel.finishedAt = undefined;
+    markWaiting(channel);
+  };
+
+  const newChannel = (sessionId: string, sequence: number, source: Channel['source'], next = 0): Channel => {
+    const channel: Channel = {
+      sessionId,
+      sequence,
+      log: [],
+      next,
+      attached: new Map(),
+      state: 'running',
+      source,
+      markedWaiting: false,
+    };
+    channels.set(sessionId, channel);
+    return channel;
   };
 
   return {
     /**
      * Runs a start or continuation of the session's turn `sequence`, with `first` following it from
      * its first event. A continuation of the same turn goes on in the same log, to the followers
-     * that are waiting on its approvals.
+     * that are waiting on its approvals; one whose earlier events this process does not hold starts
+     * at `firstIndex` (past any index they had).
      */
-    run(run: TurnRun, first?: Subscriber) {
+    run(run: TurnRun, first?: Subscriber, firstIndex?: number) {
       const { sessionId, sequence, controller } = run;
       let channel = channels.get(sessionId);
       if (!channel || channel.sequence !== sequence) {
         // A new turn ends the waits of the old one: its streams get its `done` and close.
         if (channel) for (const subscriber of [...channel.attached.keys()]) release(channel, subscriber);
-        if (channel) detachAll(channel);
-        channel = { sessionId, sequence, log: [], next: 0, attached: new Map(), state: 'running', unsaved: [] };
-        channels.set(sessionId, channel);
+        if (channel) {
+          detachAll(channel);
+          drop(channel);
+        }
+        channel = newChannel(sessionId, sequence, 'here', firstIndex);
       }
-      // A continuation supersedes the `done` that ended the wait: a replay must not end there.
-      const held = channel.held;
-      if (held?.logged) channel.log = channel.log.filter((entry) => entry.index !== held.index);
-      channel.state = 'running';
-      channel.held = undefined;
+      channel.unlisten?.();
+      channel.unlisten = undefined;
+      resume(channel, 'here');
       channel.controller = controller;
-      channel.finishedAt = undefined;
-      for (const entry of channel.attached.values()) entry.deadline = undefined;
       ensureTicker();
       if (first) attachEntry(channel, first, false);
       const running = channel;
@@ -277,10 +218,44 @@ export function createTurnChannels(options: TurnChannelsOptions) {
       return channels.has(sessionId);
     },
 
-    /** Whether a stream of the session waits on the approvals of its current step. */
+    /** Whether this process holds the events of turn `sequence` of the session. */
+    holdsTurn(sessionId: string, sequence: number): boolean {
+      return channels.get(sessionId)?.sequence === sequence;
+    },
+
+    /** Whether a stream of the session here waits on the approvals of its current step. */
     hasWaitingStream(sessionId: string): boolean {
       const channel = channels.get(sessionId);
       return channel !== undefined && waitingLive(channel) && channel.attached.size > 0;
+    },
+
+    /**
+     * Follows turn `sequence` of the session, which another server runs, here: its events so far
+     * are `logged`, the rest come through `receive` (the caller listens before it reads the log, and
+     * hands over `unlisten`). Does nothing when this process already holds the session's turn.
+     */
+    mirror(sessionId: string, sequence: number, logged: readonly LoggedEvent[], unlisten: () => void) {
+      if (channels.has(sessionId)) return unlisten();
+      const channel = newChannel(sessionId, sequence, 'elsewhere');
+      channel.unlisten = unlisten;
+      ensureTicker();
+      receive(sessionId, sequence, logged);
+    },
+
+    receive,
+
+    /** The sessions whose turns are followed here while another server runs them. */
+    mirrored(): string[] {
+      return [...channels.values()]
+        .filter((channel) => channel.source === 'elsewhere' && channel.state === 'running')
+        .map((channel) => channel.sessionId);
+    },
+
+    /** The turn of the session followed here while another server runs it, and the index past what this process has of it. */
+    followedTurn(sessionId: string): { sequence: number; next: number } | undefined {
+      const channel = channels.get(sessionId);
+      if (channel?.source !== 'elsewhere' || channel.state !== 'running') return undefined;
+      return { sequence: channel.sequence, next: channel.next };
     },
 
     /**
@@ -314,7 +289,9 @@ export function createTurnChannels(options: TurnChannelsOptions) {
     /** Stops following: the turn goes on (for the resume grace when nobody follows). */
     detach(sessionId: string, subscriber: Subscriber) {
       const channel = channels.get(sessionId);
-      if (!channel?.attached.delete(subscriber) || channel.attached.size > 0 || channel.state !== 'running') return;
+      if (!channel?.attached.delete(subscriber)) return;
+      markWaiting(channel);
+      if (channel.attached.size > 0 || channel.state !== 'running' || channel.source !== 'here') return;
       channel.orphanedAt = options.clock.now();
       // No grace (a runtime whose turns cannot outlive their request): stop at once.
       if (options.resumeGrace === 0) channel.controller?.abort(new Error('the client went away'));

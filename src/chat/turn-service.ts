@@ -6,6 +6,7 @@ import {
   applyDecision,
   closeStep,
   type Decision,
+  decisionTarget,
   endTurn,
   expireCalls,
   pendingCalls,
@@ -17,11 +18,13 @@ import type { ChatModel } from '../llm/chat-model.js';
 import type { Provider } from '../llm/provider.js';
 import type { TurnObserver } from '../metrics/metered-turns.js';
 import type { DirectoryGuard } from '../sessions/directory-guard.js';
-import type { CallStatus, SessionRecord, ToolCallState } from '../sessions/session-record.js';
+import type { SessionRecord } from '../sessions/session-record.js';
 import type { SessionService } from '../sessions/session-service.js';
 import type { ToolProvider } from '../tools/tool-provider.js';
 import { advanceTurn, runTurn, type TurnDependencies, type TurnSettings } from './run-turn.js';
+import type { TurnCoordinator, TurnLease } from './turn-coordinator.js';
 import type { TurnEvent, TurnResponse } from './turn-events.js';
+import { createTurnLeases, handOverTimeout } from './turn-leases.js';
 import type { TurnRegistry } from './turn-registry.js';
 import { turnResponse } from './turn-response.js';
 
@@ -34,17 +37,16 @@ export interface TurnServiceOptions {
   directories: Pick<DirectoryGuard, 'locate'>;
   settings: TurnSettings;
   newRequestId: () => string;
-  /** This run of the server, marked on the turns it runs. */
+  /** This run of the server, marked on the turns it runs (the coordinator's `instance`). */
   runner: string;
+  /** Who runs each session's turn among the servers sharing the store; alone, `createLocalCoordinator`. */
+  coordinator: TurnCoordinator;
   clock: Clock;
   /** Told of turns starting, running and stopping (metrics, traces). */
   observer?: TurnObserver;
   /** Told of each call that starts to wait for a human (the approval webhook). */
   notifier?: ApprovalNotifier;
 }
-
-// Calls that will never run: a late approval is told they were not approved.
-const deniedStatuses: ReadonlySet<CallStatus> = new Set(['denied', 'expired', 'not_run']);
 
 /** Who decides: the holder of the chat token (`user`) or of the approver token (`approver`). */
 export type Decider = 'user' | 'approver';
@@ -64,6 +66,8 @@ export interface TurnRun {
   events: AsyncGenerator<TurnEvent>;
   /** Aborting it stops the run. */
   controller: AbortController;
+  /** Whether it goes on with a turn that already ran (a continuation), rather than starting one. */
+  continues: boolean;
   /** To be called once the events are consumed (or dropped): frees the session for the next run. */
   finish(): void;
 }
@@ -79,17 +83,22 @@ export type DecisionOutcome =
   | { kind: 'waiting'; response: TurnResponse; rejected: RejectedDecision[] }
   /** The step is decided and the turn goes on in `run`; `toWaitingStream` when a stream waits for it. */
   | { kind: 'continued'; run: TurnRun; toWaitingStream: boolean; rejected: RejectedDecision[] }
+  /** The step is decided and went to the server where a stream waits for it, which runs the continuation. */
+  | { kind: 'handed'; rejected: RejectedDecision[] }
   /** The step is decided; the turn goes on when asked (`resume`). */
   | { kind: 'deferred'; rejected: RejectedDecision[] };
 
 /**
  * The transitions of a session's turn (start, decide, resume, stop), each under the session's
  * lock so that every one has exactly one winner. Ids are resolved by the caller; a missing session
- * is 404 `unknown_session`. A started run's events must be consumed to the end and then `finish()`
- * called: that is what releases the session for the next turn.
+ * is 404 `unknown_session`. A run holds the session's lease (`TurnCoordinator.claim`) from before
+ * its first read to after its last save: one server at a time runs a session's turn. A started
+ * run's events must be consumed to the end and then `finish()` called: that is what releases the
+ * session for the next turn.
  */
 export function createTurnService(options: TurnServiceOptions) {
-  const { sessions, turns, clock } = options;
+  const { sessions, turns, clock, coordinator } = options;
+  const leases = createTurnLeases(coordinator, clock);
 
   const dependencies = (session: SessionRecord, controller: AbortController): TurnDependencies => ({
     model: options.models(session.provider),
@@ -104,12 +113,17 @@ export function createTurnService(options: TurnServiceOptions) {
     signal: controller.signal,
   });
 
-  /** Claims the session and runs `advance` on it (the caller holds the session's lock). */
+  /** Claims the session and runs `advance` on it (the caller holds the session's lock and lease). */
   const begin = (
     session: SessionRecord,
+    lease: TurnLease,
     advance: (session: SessionRecord, dependencies: TurnDependencies) => AsyncGenerator<TurnEvent>,
   ): TurnRun => {
     const controller = turns.begin(session.id);
+    // A lost lease ends the run with its reason: another server may take the turn over.
+    const onLost = () => controller.abort(lease.lost.reason);
+    if (lease.lost.aborted) onLost();
+    else lease.lost.addEventListener('abort', onLost, { once: true });
     const advanced = advance(session, dependencies(session, controller));
     const events = options.observer?.run(session, advanced, controller.signal) ?? advanced;
     return {
@@ -118,27 +132,18 @@ export function createTurnService(options: TurnServiceOptions) {
       stream: session.stream,
       events,
       controller,
-      finish: () => turns.end(session.id, controller),
+      continues: advance === advanceTurn,
+      finish: () => {
+        lease.lost.removeEventListener('abort', onLost);
+        turns.end(session.id, controller);
+        lease.release();
+      },
     };
   };
 
-  /** The pending call a decision on `requestId` applies to, or why it cannot apply. */
-  const target = (session: SessionRecord, requestId: string): { call: ToolCallState } | { error: AppError } => {
-    const call = session.turn?.tool_calls.find((candidate) => candidate.request_id === requestId);
-    const status = call?.status ?? session.recent_calls.find((past) => past.request_id === requestId)?.status;
-    if (status === undefined) {
-      return { error: new AppError('unknown_request', `No tool call ${requestId} in this session.`) };
-    }
-    if (status === 'expired') {
-      return { error: new AppError('approval_expired', `The approval of ${requestId} expired (--approval-ttl).`) };
-    }
-    if (!call || status !== 'pending') {
-      const decision = deniedStatuses.has(status) ? 'denied' : 'approved';
-      const message = `The tool call ${requestId} was already decided.`;
-      return { error: new AppError('already_decided', message, { request_id: requestId, decision, status }) };
-    }
-    return { call };
-  };
+  /** Whether the session's open step is fully decided, so that its continuation can run. */
+  const continuable = (session: SessionRecord) =>
+    (session.turn?.tool_calls ?? []).some((call) => !call.closed) && pendingCalls(session.turn).length === 0;
 
   /**
    * 400 `invalid_request` when the edited arguments of an approval that would apply do not fit
@@ -147,7 +152,7 @@ export function createTurnService(options: TurnServiceOptions) {
    */
   const checkEdits = async (session: SessionRecord, decisions: CallDecision[]) => {
     const edits = decisions.flatMap((decision) => {
-      const found = decision.approve && decision.arguments ? target(session, decision.request_id) : undefined;
+      const found = decision.approve && decision.arguments ? decisionTarget(session, decision.request_id) : undefined;
       return found && 'call' in found ? [{ decision, call: found.call, args: decision.arguments ?? {} }] : [];
     });
     if (edits.length === 0) return;
@@ -166,28 +171,40 @@ export function createTurnService(options: TurnServiceOptions) {
   };
 
   return {
-    /** A new turn with the user's input: 409 while a turn runs or approvals are pending. */
+    /** Whether this process holds the session's lease (it runs its turn, or is about to). */
+    holdsLease: leases.holds,
+
+    /** A new turn with the user's input: 409 while a turn runs (here or elsewhere) or approvals are pending. */
     start(id: string, input: string): Promise<TurnRun> {
       return sessions.locked(id, async () => {
-        const session = await sessions.load(id);
         turns.assertIdle(id);
-        const expired = expireCalls(session.turn, clock.now());
-        const pending = pendingCalls(session.turn);
-        if (pending.length > 0) {
-          if (expired) await sessions.save(session);
-          throw new AppError('approval_pending', 'Decide the pending tool calls with POST /approve first.', {
-            request_ids: pending.map((call) => call.request_id),
-          });
-        }
-        if (session.turn) {
-          // A step whose every call was decided (or expired) but never continued: its results go to
-          // the history before the new input, so the model is told.
-          settleOpenCalls(session.turn, 'superseded by a new request');
-          closeStep(session);
-          endTurn(session);
-        }
-        options.observer?.started(session);
-        return begin(session, (record, turnDependencies) => runTurn(record, input, turnDependencies));
+        const inProgress = () => {
+          throw new AppError('turn_in_progress', 'A turn of this session is running; wait for it or POST /stop.');
+        };
+        return leases.with(
+          id,
+          async (lease) => {
+            const session = await sessions.load(id);
+            const expired = expireCalls(session.turn, clock.now());
+            const pending = pendingCalls(session.turn);
+            if (pending.length > 0) {
+              if (expired) await sessions.save(session);
+              throw new AppError('approval_pending', 'Decide the pending tool calls with POST /approve first.', {
+                request_ids: pending.map((call) => call.request_id),
+              });
+            }
+            if (session.turn) {
+              // A step whose every call was decided (or expired) but never continued: its results go to
+              // the history before the new input, so the model is told.
+              settleOpenCalls(session.turn, 'superseded by a new request');
+              closeStep(session);
+              endTurn(session);
+            }
+            options.observer?.started(session);
+            return begin(session, lease, (record, turnDependencies) => runTurn(record, input, turnDependencies));
+          },
+          inProgress,
+        );
       });
     },
 
@@ -195,13 +212,19 @@ export function createTurnService(options: TurnServiceOptions) {
      * Applies decisions, each as if sent alone. Unknown: 404 `unknown_request`; expired: 410
      * `approval_expired`; decided before: 409 `already_decided`. When no decision applies, the
      * first such error is thrown; otherwise the others are reported with the outcome. A fully
-     * decided step continues at once when `streamWaiting()` (asked under the lock) says a stream
-     * waits for it, else when not `defer`.
+     * decided step goes (asked under the lock, once the decisions are saved) to the stream that
+     * waits for it: `continuation()` says 'here', or 'elsewhere' once it handed it to the server of
+     * that stream; with none, it continues at once unless `defer`. When another server keeps the
+     * session past a brief wait, the continuation is left for a later `resume` (deferred).
      */
     decide(
       id: string,
       decisions: CallDecision[],
-      delivery: { defer: boolean; streamWaiting: () => boolean; decider?: Decider },
+      delivery: {
+        defer: boolean;
+        continuation: () => Promise<'here' | 'elsewhere' | undefined>;
+        decider?: Decider;
+      },
     ): Promise<DecisionOutcome> {
       return sessions.locked(id, async () => {
         let session = await sessions.load(id);
@@ -211,14 +234,14 @@ export function createTurnService(options: TurnServiceOptions) {
           pendingCalls(session.turn).some((call) => call.request_id === decision.request_id),
         );
         if (turns.isRunning(id) && targetsPending) {
-          await turns.idle(id, 2000);
+          await turns.idle(id, handOverTimeout);
           session = await sessions.load(id);
         }
         let changed = expireCalls(session.turn, clock.now());
         await checkEdits(session, decisions);
         const rejected: RejectedDecision[] = [];
         for (const decision of decisions) {
-          const found = target(session, decision.request_id);
+          const found = decisionTarget(session, decision.request_id);
           if ('error' in found) {
             rejected.push({ request_id: decision.request_id, error: found.error });
             continue;
@@ -239,36 +262,61 @@ export function createTurnService(options: TurnServiceOptions) {
         if (pendingCalls(turn).length > 0) {
           return { kind: 'waiting', response: turnResponse(session, turn, turn.message), rejected };
         }
-        const toWaitingStream = delivery.streamWaiting();
-        if (delivery.defer && !toWaitingStream) return { kind: 'deferred', rejected };
-        return { kind: 'continued', run: begin(session, advanceTurn), toWaitingStream, rejected };
+        const where = await delivery.continuation();
+        if (where === 'elsewhere') return { kind: 'handed', rejected };
+        if (delivery.defer && !where) return { kind: 'deferred', rejected };
+        const deferred: DecisionOutcome = { kind: 'deferred', rejected };
+        const continued = async (lease: TurnLease): Promise<DecisionOutcome> => {
+          // What was saved above, unless the server that let the session go saved after it.
+          const saved = await sessions.load(id);
+          if (!continuable(saved)) throw new AppError('no_turn_running', 'The turn of these calls has ended.');
+          return {
+            kind: 'continued',
+            run: begin(saved, lease, advanceTurn),
+            toWaitingStream: where === 'here',
+            rejected,
+          };
+        };
+        return leases.with(id, continued, () => deferred, true);
       });
     },
 
     /**
      * Continues a turn whose open step is fully decided but was not continued (a deferred
-     * approval); undefined when there is none or a turn runs.
+     * approval); undefined when there is none or a turn runs (here or elsewhere).
      */
     resume(id: string): Promise<TurnRun | undefined> {
       return sessions.locked(id, async () => {
         if (turns.isRunning(id)) return undefined;
-        const session = await sessions.load(id);
-        if (expireCalls(session.turn, clock.now())) await sessions.save(session);
-        const open = (session.turn?.tool_calls ?? []).filter((call) => !call.closed);
-        if (open.length === 0 || pendingCalls(session.turn).length > 0) return undefined;
-        return begin(session, advanceTurn);
+        const read = await sessions.load(id);
+        if (expireCalls(read.turn, clock.now())) await sessions.save(read);
+        if (!continuable(read)) return undefined;
+        const resumed = async (lease: TurnLease) => {
+          const session = await sessions.load(id);
+          if (continuable(session)) return begin(session, lease, advanceTurn);
+          lease.release();
+          return undefined;
+        };
+        return leases.with(id, resumed, () => undefined);
       });
     },
 
     /**
-     * Stops the running turn (its run then ends with `done` and `stopped`), or ends one waiting on
-     * approvals, returning that turn's final `done`; 409 `no_turn_running` otherwise.
+     * Stops the running turn (its run then ends with `done` and `stopped`), here or, through the
+     * coordinator, on the server that runs it; or ends one waiting on approvals, returning that
+     * turn's final `done`; 409 `no_turn_running` otherwise.
      */
-    stop(id: string): Promise<{ done?: TurnEvent }> {
+    stop(id: string): Promise<{ done?: TurnEvent; sequence?: number }> {
       return sessions.locked(id, async () => {
         const running = turns.controller(id);
         if (running) {
           running.abort(new Error('stopped by user'));
+          return {};
+        }
+        const holder = await coordinator.holder(id);
+        if (holder !== undefined && holder !== options.runner) {
+          // Told or not (a holder that died leaves its turn to be recovered), the turn does not go on.
+          await coordinator.send(holder, { type: 'stop', session_id: id });
           return {};
         }
         const session = await sessions.load(id);
@@ -279,11 +327,20 @@ export function createTurnService(options: TurnServiceOptions) {
         endTurn(session);
         await sessions.save(session);
         options.observer?.stoppedWaiting(session);
-        return { done: { event: 'done', data: { ...turnResponse(session, turn, turn.message), stopped: true } } };
+        const done: TurnEvent = {
+          event: 'done',
+          data: { ...turnResponse(session, turn, turn.message), stopped: true },
+        };
+        return { done, sequence: turn.sequence };
       });
     },
 
-    /** The session as it stands (expired approvals marked, expired grants left out), and whether a turn of it runs. */
+    /** Stops the run of the session's turn in this process, if one runs here (a stop sent from another server). */
+    stopHere(id: string): void {
+      turns.controller(id)?.abort(new Error('stopped by user'));
+    },
+
+    /** The session as it stands (expired approvals marked, expired grants left out), and whether a turn of it runs here. */
     inspect(id: string): Promise<{ record: SessionRecord; running: boolean }> {
       return sessions.locked(id, async () => {
         const record = await sessions.load(id);

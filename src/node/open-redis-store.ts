@@ -1,7 +1,14 @@
+import type { TurnCoordinator } from '../chat/turn-coordinator.js';
 import { type Clock, systemClock } from '../clock.js';
 import { formatDuration } from '../config/duration.js';
 import type { Logger } from '../logger.js';
-import { type RedisConnection, RedisFailure, type RedisReply } from '../store/redis-connection.js';
+import {
+  type RedisConnection,
+  RedisFailure,
+  type RedisReply,
+  type RedisSubscriber,
+} from '../store/redis-connection.js';
+import { createRedisCoordinator } from '../store/redis-coordinator.js';
 import { createRedisStore } from '../store/redis-store.js';
 import type { SessionStore } from '../store/session-store.js';
 import { StoreOpenError } from './open-sqlite-store.js';
@@ -16,17 +23,21 @@ export interface OpenRedisStoreOptions {
   /** The longest a command may take before the store call fails with `store_unavailable` (default 2 s). */
   timeout?: number;
   clock?: Clock;
+  /** How long a turn's lease lives without renewal (default 5 s): how soon a turn whose server died is taken over. */
+  leaseTtl?: number;
 }
 
 export interface RedisStoreConnection {
   store: SessionStore;
+  /** How this server and the others on the same Redis agree on who runs each turn, and reach each other. */
+  coordinator: TurnCoordinator;
   /** The connection the store sends its commands on. */
   connection: RedisConnection;
   /** The server's URL with any password replaced by `***`, for logs. */
   address: string;
   /** Tells `logger` when the connection to Redis is lost and when it is back. */
   reportTo(logger: Pick<Logger, 'warn' | 'info'>): void;
-  /** Closes the connection; the store must not be used after. */
+  /** Closes the connections; the store and the coordinator must not be used after. */
   close(): Promise<void>;
 }
 
@@ -77,7 +88,9 @@ function connectFailure(error: unknown, redis: RedisModule, timeout: number): st
 }
 
 /**
- * Connects to Redis and makes the session store on it (`createRedisStore`). Commands fail at once
+ * Connects to Redis and makes the session store on it (`createRedisStore`), and the coordinator
+ * of the servers sharing it (`createRedisCoordinator`), which listens on a second connection of
+ * its own (a connection that subscribes can send nothing else). Commands fail at once
  * while the connection is down (no queue waits for Redis) and after `timeout` when Redis does not
  * answer; the client reconnects by itself, within a second of Redis coming back. The first
  * connection is not retried: rejects with `StoreOpenError` when Redis cannot be reached or refuses
@@ -90,7 +103,12 @@ export async function openRedisStore(options: OpenRedisStoreOptions): Promise<Re
   // Loaded only here, so that the other stores never load it.
   let redis: RedisModule;
   try {
-    redis = await import('@redis/client');
+    const loaded: RedisModule | { default: RedisModule } = await import('@redis/client');
+    // A CommonJS package imported from a chunk of the bundle (dist/cli) shows its exports as `default` only.
+    redis =
+      'createClient' in loaded && typeof loaded.createClient === 'function'
+        ? loaded
+        : (loaded as { default: RedisModule }).default;
   } catch (error) {
     throw new StoreOpenError(
       `cannot load the Redis client (@redis/client): ${(error as Error).message.split('\n')[0]}.`,
@@ -133,25 +151,53 @@ export async function openRedisStore(options: OpenRedisStoreOptions): Promise<Re
     throw new StoreOpenError(`cannot connect to Redis at ${address}: ${connectFailure(error, redis, timeout)}.`);
   }
 
+  // The client's own timeout only covers commands not yet written; this one covers the reply too.
+  const bounded = <T>(work: Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      const cancel = clock.after(timeout, () =>
+        reject(new RedisFailure(failureReason(new redis.TimeoutError(), redis, timeout))),
+      );
+      work.then(
+        (reply) => {
+          cancel();
+          resolve(reply);
+        },
+        (error: unknown) => {
+          cancel();
+          const code = error instanceof redis.ErrorReply ? /^[A-Z]+/.exec(error.message)?.[0] : undefined;
+          reject(new RedisFailure(failureReason(error, redis, timeout), code));
+        },
+      );
+    });
   const connection: RedisConnection = {
-    // The client's own timeout only covers commands not yet written; this one covers the reply too.
-    send: (command) =>
-      new Promise<RedisReply>((resolve, reject) => {
-        const cancel = clock.after(timeout, () =>
-          reject(new RedisFailure(failureReason(new redis.TimeoutError(), redis, timeout))),
-        );
-        client.sendCommand(command).then(
-          (reply) => {
-            cancel();
-            resolve(reply as unknown as RedisReply);
-          },
-          (error: unknown) => {
-            cancel();
-            reject(new RedisFailure(failureReason(error, redis, timeout)));
-          },
-        );
-      }),
+    send: (command) => bounded(client.sendCommand(command) as unknown as Promise<RedisReply>),
   };
+
+  // The one connection that listens, for every channel this server follows.
+  const listening = client.duplicate();
+  listening.on('error', () => undefined);
+  const close = async () => {
+    await Promise.all([client, listening].map((each) => (each.isOpen ? each.close() : undefined)));
+  };
+  let coordinator: TurnCoordinator;
+  try {
+    await listening.connect();
+    const subscriber: RedisSubscriber = {
+      subscribe: (channel, listener) => bounded(listening.subscribe(channel, listener)),
+      unsubscribe: (channel, listener) => listening.unsubscribe(channel, listener).catch(() => undefined),
+    };
+    coordinator = await createRedisCoordinator({
+      connection,
+      subscriber,
+      prefix: options.prefix,
+      clock,
+      leaseTtl: options.leaseTtl,
+    });
+  } catch (error) {
+    client.destroy();
+    listening.destroy();
+    throw new StoreOpenError(`cannot connect to Redis at ${address}: ${connectFailure(error, redis, timeout)}.`);
+  }
   return {
     store: createRedisStore({
       connection,
@@ -159,13 +205,12 @@ export async function openRedisStore(options: OpenRedisStoreOptions): Promise<Re
       now: options.now,
       maxSessions: options.maxSessions,
     }),
+    coordinator,
     connection,
     address,
     reportTo(target) {
       logger = target;
     },
-    async close() {
-      if (client.isOpen) await client.close();
-    },
+    close,
   };
 }

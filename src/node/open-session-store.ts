@@ -1,3 +1,4 @@
+import type { TurnCoordinator } from '../chat/turn-coordinator.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { createMemoryStore } from '../store/memory-store.js';
@@ -9,6 +10,8 @@ export interface OpenedSessionStore {
   store: SessionStore;
   /** Whether this process is the only one running the store's sessions' turns (see `recoverInterruptedTurns`). */
   onlyRunner: boolean;
+  /** How servers sharing the store agree on who runs each turn (Redis); absent when the server is alone on it. */
+  coordinator?: TurnCoordinator;
   /** Logs where sessions live, and from then on what happens to the store's connection. */
   describe(logger: Pick<Logger, 'info' | 'warn'>): void;
   /** Closes the store; it must not be used after. */
@@ -29,9 +32,9 @@ export async function openSessionStore(
     const redis = await openRedisStore({ url: config.redisUrl ?? '', maxSessions });
     return {
       store: redis.store,
-      // Several servers may share one Redis; until turns hold a lease there, none of them may take
-      // a turn marked by another as cut off: it may still run.
+      // Several servers may share one Redis: a turn is recovered when its runner's lease is gone.
       onlyRunner: false,
+      coordinator: redis.coordinator,
       describe(logger) {
         logger.info(`sessions: Redis at ${redis.address} (they survive restarts)`);
         redis.reportTo(logger);

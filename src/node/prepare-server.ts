@@ -97,6 +97,8 @@ export async function prepareServer() {
     stdio: createStdioStarter,
     // The only process on its store: a turn it finds marked running by an earlier run was cut off.
     recoverInterruptedTurns: opened.onlyRunner,
+    // Servers sharing the store (Redis): one runs each turn, and they reach each other.
+    coordinator: opened.coordinator,
     metrics: nodeMetrics(config),
     listenAddress: () => listenAddress,
     // Node's fetch would build its HTTP parser for the probe: a server no one has chatted with does without it.

@@ -60,22 +60,80 @@ return 0
 `;
 
 /**
- * Adds a batch of events to a session's log, a stream of one entry per batch holding the turn's
- * sequence, the last index of the batch and its frames. A newer turn's batch replaces the log; an
- * older turn's is dropped. The log lives as long as its session (or `orphan ttl` when the session
- * is not stored) and keeps its latest `max entries` batches. KEYS: the log, the session's hash.
- * ARGV: sequence, last index, frames, max entries, orphan ttl (ms). Returns 1 when added, else 0.
+ * Adds batches of events to sessions' logs, each log a stream of one entry per batch holding the
+ * turn's sequence, the last index of the batch and its frames. A newer turn's batch replaces the
+ * log; an older turn's is dropped. A log lives as long as its session (or `orphan ttl` when the
+ * session is not stored) and keeps its latest `max entries` batches. A batch added is published on
+ * its turn's channel as `<sequence> <frames>`. KEYS: per batch, the log and the session's hash.
+ * ARGV: max entries, orphan ttl (ms), then per batch: sequence, last index, frames, channel.
+ * Returns, per batch, 1 when added, else 0.
  */
 export const appendScript = `
-local latest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if latest then
-  local logged = tonumber(latest[2][2])
-  if logged > tonumber(ARGV[1]) then return 0 end
-  if logged < tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+local added = {}
+for batch = 1, #KEYS / 2 do
+  local log, session = KEYS[2 * batch - 1], KEYS[2 * batch]
+  local base = 2 + 4 * (batch - 1)
+  local sequence, last, frames, channel = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3], ARGV[base + 4]
+  local latest = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+  local logged = latest and tonumber(latest[2][2])
+  if logged and logged > tonumber(sequence) then
+    added[batch] = 0
+  else
+    if logged and logged < tonumber(sequence) then redis.call('DEL', log) end
+    redis.call('XADD', log, 'MAXLEN', ARGV[1], '*', 'sequence', sequence, 'last', last, 'frames', frames)
+    local ttl = redis.call('PTTL', session)
+    if ttl <= 0 then ttl = tonumber(ARGV[2]) end
+    redis.call('PEXPIRE', log, ttl)
+    redis.call('PUBLISH', channel, sequence .. ' ' .. frames)
+    added[batch] = 1
+  end
 end
-redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[4], '*', 'sequence', ARGV[1], 'last', ARGV[2], 'frames', ARGV[3])
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl <= 0 then ttl = tonumber(ARGV[5]) end
-redis.call('PEXPIRE', KEYS[1], ttl)
+return added
+`;
+
+/**
+ * Takes a session's lease: when nobody holds it, or when its holder is this server itself (a
+ * lease it let go while Redis was away, and that has not expired yet). KEYS: the lease. ARGV: the
+ * new value (`<instance> <token>`), time to live (ms), `<instance> `. Returns 1 when taken, else 0.
+ */
+export const claimScript = `
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, #ARGV[3]) ~= ARGV[3] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
+`;
+
+/**
+ * Renews the leases this server holds, and takes again one that expired while nobody took it (a
+ * renewal that came late). KEYS: the leases. ARGV: time to live (ms), then the value each lease
+ * must have (`<instance> <token>`). Returns, per lease, 1 when it is held, 0 when another server's.
+ */
+export const renewScript = `
+local held = {}
+for index, key in ipairs(KEYS) do
+  local value = ARGV[index + 1]
+  local current = redis.call('GET', key)
+  if current == value then
+    redis.call('PEXPIRE', key, ARGV[1])
+    held[index] = 1
+  elseif not current then
+    redis.call('SET', key, value, 'PX', ARGV[1])
+    held[index] = 1
+  else
+    held[index] = 0
+  end
+end
+return held
+`;
+
+/** Deletes a key if it still has the value given. KEYS: the key. ARGV: the value. Returns 1 when deleted. */
+export const deleteIfScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+/** Sets every key to one value with one expiry. KEYS: the keys. ARGV: value, time to live (ms). */
+export const setAllScript = `
+for _, key in ipairs(KEYS) do redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
+return #KEYS
 `;

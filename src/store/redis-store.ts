@@ -4,10 +4,11 @@ import { approvalIndexTexts, pendingCallSchema } from '../approvals/pending-call
 import { AppError } from '../errors.js';
 import { parseStoredRecord } from '../sessions/session-record.js';
 import { loggedEvents } from './logged-events.js';
-import { type RedisConnection, RedisFailure, type RedisReply } from './redis-connection.js';
+import { type RedisConnection, type RedisReply, storeCommands } from './redis-connection.js';
+import { redisKeys } from './redis-keys.js';
 import { appendScript, deleteScript, putOutcome, putScript } from './redis-scripts.js';
 import { assertRevision } from './revision.js';
-import type { SessionStore } from './session-store.js';
+import type { LoggedBatch, SessionStore } from './session-store.js';
 
 export interface RedisStoreOptions {
   connection: RedisConnection;
@@ -35,34 +36,37 @@ const text = (reply: RedisReply | undefined) => (typeof reply === 'string' ? rep
  * expiry is also kept in the hash and checked on read against `now`, and in a sorted set of
  * sessions by expiry that counts them for `maxSessions`. A save is one Lua script: its revision
  * check, room check and write are atomic across processes. The default session id is a plain
- * key; a session's event log is a stream (one entry per batch of events) that expires with it.
- * Redis failures become `store_unavailable` (503).
+ * key; a session's event log is a stream (one entry per batch of events) that expires with it,
+ * and each batch logged is also published on the session's turn channel, for the servers that
+ * follow the turn (`createRedisCoordinator`). Redis failures become `store_unavailable` (503).
  */
 export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const { connection } = options;
-  const prefix = options.prefix ?? 'llm-chat-server:';
+  const keys = redisKeys(options.prefix);
   const now = options.now ?? Date.now;
   const maxSessions = options.maxSessions ?? 10_000;
-  const sessionKey = (id: string) => `${prefix}session:${id}`;
-  const eventsKey = (id: string) => `${prefix}events:${id}`;
-  const indexKey = `${prefix}sessions`;
-  const defaultKey = `${prefix}default-session`;
-  const withPendingKey = `${prefix}sessions-with-pending`;
-  const withAuditKey = `${prefix}sessions-with-audit`;
+  const {
+    session: sessionKey,
+    events: eventsKey,
+    sessions: indexKey,
+    defaultSession: defaultKey,
+    sessionsWithPending: withPendingKey,
+    sessionsWithAudit: withAuditKey,
+  } = keys;
 
-  const send = async (action: string, command: string[]) => {
-    try {
-      return await connection.send(command);
-    } catch (error) {
-      if (!(error instanceof RedisFailure)) throw error;
-      throw new AppError(
-        'store_unavailable',
-        `The session store could not ${action}: ${error.reason}. Try again later.`,
-      );
-    }
-  };
-  const script = (action: string, source: string, keys: string[], values: Array<string | number>) =>
-    send(action, ['EVAL', source, String(keys.length), ...keys, ...values.map(String)]);
+  const { send, script } = storeCommands(connection);
+
+  /** Every batch in one script: one round trip for the events of all of a server's turns at once. */
+  async function appendMany(batches: readonly LoggedBatch[]) {
+    const written = batches.filter((batch) => batch.events.length > 0);
+    if (written.length === 0) return;
+    const touched = written.flatMap(({ sessionId }) => [eventsKey(sessionId), sessionKey(sessionId)]);
+    const values = written.flatMap(({ sessionId, sequence, events }) => {
+      const frames = events.length === 1 ? events[0].frame : events.map((entry) => entry.frame).join('');
+      return [sequence, events[events.length - 1].index, frames, keys.turnChannel(sessionId)];
+    });
+    await script('save the turn events', appendScript, touched, [maxLoggedBatches, orphanLogTtl, ...values]);
+  }
 
   /**
    * The `field` texts of the live sessions in `setKey`, each hash read on its own (a script may
@@ -142,17 +146,8 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       },
     },
     events: {
-      async append(sessionId, sequence, events) {
-        const last = events.at(-1);
-        if (!last) return;
-        const frames = events.length === 1 ? last.frame : events.map((entry) => entry.frame).join('');
-        await script(
-          'save the turn events',
-          appendScript,
-          [eventsKey(sessionId), sessionKey(sessionId)],
-          [sequence, last.index, frames, maxLoggedBatches, orphanLogTtl],
-        );
-      },
+      append: (sessionId, sequence, events) => appendMany([{ sessionId, sequence, events }]),
+      appendMany,
       async read(sessionId, sequence, after) {
         const reply = await send('read the turn events', ['XRANGE', eventsKey(sessionId), '-', '+']);
         const entries = (Array.isArray(reply) ? reply : []) as Array<[string, string[]]>;

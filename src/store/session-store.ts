@@ -74,9 +74,22 @@ export interface ApprovalIndex {
   audit(): Promise<AuditEntry[]>;
 }
 
+/** Events of one session's turn, in index order, to be appended to its log. */
+export interface LoggedBatch {
+  sessionId: string;
+  sequence: number;
+  events: readonly LoggedEvent[];
+}
+
 export interface TurnEventLog {
   /** Adds events (in index order) to the log of turn `sequence` of the session. */
   append(sessionId: string, sequence: number, events: readonly LoggedEvent[]): Promise<void>;
+  /**
+   * Adds batches of several sessions at once, each as `append` would, in one write where the
+   * driver can (a server writing the events of all its turns as they come); absent, the caller
+   * appends them one by one.
+   */
+  appendMany?(batches: readonly LoggedBatch[]): Promise<void>;
   /** The logged events of turn `sequence` with an index above `after`, in order. */
   read(sessionId: string, sequence: number, after: number): Promise<LoggedEvent[]>;
 }

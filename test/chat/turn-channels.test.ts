@@ -42,6 +42,7 @@ function controlledRun(sequence = 1) {
     stream: true,
     events: events(),
     controller,
+    continues: false,
     finish: () => {
       finished += 1;
     },

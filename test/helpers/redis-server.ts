@@ -7,13 +7,21 @@ import { temporaryDirectory } from './test-app.js';
 /** Debian's redis-server (`.ci/run` installs it when missing). */
 export const redisServerPath = '/usr/bin/redis-server';
 
+export interface RedisServerOptions {
+  password?: string;
+  persist?: boolean;
+}
+
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>` (with the password, when one is required). */
   readonly url: string;
   readonly port: number;
   /** Ends the server (SIGKILL by default: as in a crash) and resolves once it exited. */
   stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts it again on the same port and directory after `stop` (its data is gone: nothing is saved); else does nothing. */
+  /**
+   * Starts it again on the same port and directory after `stop` (its data is gone unless it was
+   * started with `persist`); else does nothing.
+   */
   start(): Promise<void>;
   /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
   pause(): void;
@@ -26,14 +34,16 @@ export interface RedisServer {
 /**
  * Starts a real redis-server on a free loopback port with a directory of its own, saving nothing
  * (`--save ''`, `--appendonly no`), and resolves once it logs that it accepts connections. Not a
- * system-wide Redis: each test file runs its own. `password` sets `--requirepass`.
+ * system-wide Redis: each test file runs its own. `password` sets `--requirepass`; `persist` keeps
+ * every write in an append-only file synced at once, so that the data outlives even a SIGKILL.
  */
 export async function startRedisServer(
-  options: { password?: string } = {},
+  options: RedisServerOptions = {},
 ): Promise<RedisServer & { close(): Promise<void> }> {
   const directory = await temporaryDirectory('redis-');
   const credentials = options.password ? `:${encodeURIComponent(options.password)}@` : '';
-  const settings = ['--bind', '127.0.0.1', '--dir', directory, '--save', '', '--appendonly', 'no'];
+  const persistence = options.persist ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const settings = ['--bind', '127.0.0.1', '--dir', directory, '--save', '', ...persistence];
   if (options.password) settings.push('--requirepass', options.password);
   let port = 0;
   let child: ChildProcess | undefined;
@@ -108,7 +118,7 @@ export async function startRedisServer(
  * Registers the hooks that start one Redis server before the file's tests and stop it (and remove
  * its directory) after. Returns a handle to it; use it only inside tests and hooks.
  */
-export function useRedisServer(options: { password?: string } = {}): RedisServer {
+export function useRedisServer(options: RedisServerOptions = {}): RedisServer {
   let current: Awaited<ReturnType<typeof startRedisServer>> | undefined;
   beforeAll(async () => {
     current = await startRedisServer(options);

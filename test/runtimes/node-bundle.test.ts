@@ -1,16 +1,23 @@
-import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildServer, externalPackages } from '../../scripts/build-server.js';
+import { useRedisServer } from '../helpers/redis-server.js';
+import { startServer } from '../helpers/server-process.js';
 import { temporaryDirectory } from '../helpers/test-app.js';
 
 // The bundle the bin runs (scripts/build-server.ts), built into a folder of its own; the package
 // test (test/e2e/package.test.ts) runs the one `npm pack` builds.
 let metafile: Metafile;
 let entry: string;
+const redis = useRedisServer();
 
 beforeAll(async () => {
-  const outdir = join(await temporaryDirectory('llm-chat-server-bundle-'), 'cli');
+  // Laid out as in the package: the entry finds package.json two levels up.
+  const base = await temporaryDirectory('llm-chat-server-bundle-');
+  await writeFile(join(base, 'package.json'), JSON.stringify({ version: '0.0.0-bundle' }));
+  const outdir = join(base, 'dist', 'cli');
   metafile = await buildServer(outdir);
   entry = Object.keys(metafile.outputs).find(
     (path) => metafile.outputs[path].entryPoint === 'src/entry/node.ts',
@@ -66,5 +73,25 @@ describe('the bundled Node entry (dist/cli)', () => {
       .filter((input) => /^[^:]*zod\/v4\/locales\/[^/]+\.js$/.test(input))
       .map((input) => input.split('/').at(-1));
     expect(locales).toEqual(['en.js']);
+  });
+});
+
+describe('the bundled Node entry, run', { timeout: 60_000 }, () => {
+  it('opens the Redis store: the Redis client, bundled in a chunk of its own, loads', async () => {
+    const server = await startServer(['--store', 'redis', '--redis-url', redis.url], {
+      cwd: await temporaryDirectory(),
+      command: [process.execPath, resolve(entry)],
+    });
+    try {
+      expect(server.output()).toContain(`sessions: Redis at ${redis.url}`);
+      const started = await fetch(`${server.url}/start_session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(started.status).toBe(201);
+    } finally {
+      await server.stop();
+    }
   });
 });

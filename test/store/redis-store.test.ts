@@ -98,8 +98,17 @@ describe('the Redis store', () => {
     };
     const store = createRedisStore({ connection: counting, prefix: `test-${prefixes}:` });
     const log = store.events as TurnEventLog;
-    await log.append('s1', 1, [loggedToken(0, 'a'), loggedToken(1, 'b'), loggedToken(2, 'c')]);
+    // A script goes with its source first, by its hash after.
+    await log.append('s1', 1, [loggedToken(0, 'a')]);
     expect(commands).toEqual(['EVAL']);
+    await log.append('s1', 1, [loggedToken(1, 'b')]);
+    expect(commands).toEqual(['EVAL', 'EVALSHA']);
+    // A Redis that forgot it (it restarted) is sent its source again.
+    await connection.send(['SCRIPT', 'FLUSH']);
+    commands.length = 0;
+    await log.append('s1', 1, [loggedToken(2, 'c')]);
+    expect(commands).toEqual(['EVALSHA', 'EVAL']);
+    expect(await log.read('s1', 1, -1)).toEqual([loggedToken(0, 'a'), loggedToken(1, 'b'), loggedToken(2, 'c')]);
 
     const batches = Array.from({ length: maxLoggedBatches + 2 }, (_, batch) => [
       loggedToken(3 + 2 * batch, 'x'),
@@ -113,6 +122,29 @@ describe('the Redis store', () => {
     expect(kept).toHaveLength(2 * maxLoggedBatches);
     expect(kept[0].index).toBe(3 + 2 * 2 + 0);
     expect(kept.at(-1)?.index).toBe(4 + 2 * (maxLoggedBatches + 1));
+  });
+
+  it('writes batches of several sessions in one command, each as an append of its own would', async () => {
+    const { connection } = await connect();
+    const commands: string[] = [];
+    const counting: RedisConnection = {
+      send(command) {
+        commands.push(command[0]);
+        return connection.send(command);
+      },
+    };
+    const log = createRedisStore({ connection: counting, prefix: `test-${prefixes}:` }).events as TurnEventLog;
+    await log.append('s2', 3, [loggedToken(0, 'newer turn')]);
+    commands.length = 0;
+    await log.appendMany?.([
+      { sessionId: 's1', sequence: 1, events: [loggedToken(0, 'a'), loggedToken(1, 'b')] },
+      { sessionId: 's2', sequence: 2, events: [loggedToken(5, 'older turn')] },
+      { sessionId: 's1', sequence: 1, events: [loggedToken(2, 'c')] },
+    ]);
+    expect(commands).toHaveLength(1);
+    expect(await log.read('s1', 1, -1)).toEqual([loggedToken(0, 'a'), loggedToken(1, 'b'), loggedToken(2, 'c')]);
+    expect(await log.read('s2', 3, -1)).toEqual([loggedToken(0, 'newer turn')]);
+    expect(await log.read('s2', 2, -1)).toEqual([]);
   });
 
   it('keeps one turn in the event log: an older turn appending late changes nothing', async () => {
@@ -160,10 +192,11 @@ describe('opening the Redis store', () => {
     }
   });
 
-  it('is what --store redis opens, as a store other servers may share: none recovers a turn another marked', async () => {
+  it('is what --store redis opens, as a store other servers share, with the coordinator they share it through', async () => {
     const opened = await openSessionStore({ store: 'redis', redisUrl: redis.url, maxSessions: 10 }, {});
     try {
       expect(opened.onlyRunner).toBe(false);
+      expect(opened.coordinator?.shared).toBe(true);
       await opened.store.setDefaultSessionId('through-the-entry');
       expect(await opened.store.getDefaultSessionId()).toBe('through-the-entry');
     } finally {
