@@ -4,7 +4,12 @@ import { batchedLines } from '../../src/node/batched-lines.js';
 /** A deferral the test runs by hand: the end of an event-loop turn. */
 function manualDefer() {
   const tasks: Array<() => void> = [];
-  return { defer: (task: () => void) => tasks.push(task), run: () => tasks.splice(0).forEach((task) => task()) };
+  return {
+    defer: (task: () => void) => tasks.push(task),
+    run: () => {
+      for (const task of tasks.splice(0)) task();
+    },
+  };
 }
 
 describe('batchedLines', () => {
