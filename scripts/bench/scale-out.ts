@@ -75,11 +75,13 @@ async function drive(setup: Setup, clients: number, rounds: number, tokens: numb
       const session_id = ids[client % setup.servers.length][Math.floor(client / setup.servers.length)];
       let total = 0;
       for (let round = 0; round < rounds; round += 1) {
-        total += await stream({
+        // Counted as the upstream sent them: one upstream read's tokens leave as one event.
+        const events = await stream({
           url: `${server.url}/user_request`,
           body: { input: 'go', session_id, stream: true },
           marker: tokenInServer,
         }).done;
+        if (events > 0) total += tokens;
       }
       return total;
     }),
