@@ -2,6 +2,7 @@
 // default) and one with --no-metrics, driven in alternation in the same run.
 import {
   cpuPerToken,
+  median,
   relayDirectory,
   relayServerArgs,
   sessions,
@@ -10,8 +11,6 @@ import {
   timeToFirstToken,
   tokenInServer,
 } from './measure.js';
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 export async function metricsCost(upstreamUrl: string, options: { quick: boolean; store: string }) {
   const clients = 100;

@@ -3,10 +3,11 @@
 // machine), and the CPU per token of a server on Redis against one on the memory store, at 100
 // concurrent clients streaming 200-token answers. Part of `npm run bench` (`--only=scale`).
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import {
   children,
   cpuMilliseconds,
+  freePort,
+  median,
   relayDirectory,
   relayServerArgs,
   sessions,
@@ -16,18 +17,6 @@ import {
 } from './measure.js';
 
 const redisServerPath = '/usr/bin/redis-server';
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A redis-server of the bench's own on a free port, saving nothing, with its pid. */
 async function startRedis(directory: string): Promise<{ url: string; pid: number }> {

@@ -4,6 +4,7 @@
 // turn of a fresh session (made beforehand, untimed), as a new chat is. Part of `npm run bench`.
 import {
   cpuPerToken,
+  median,
   memoryPerStream,
   postJson,
   type StreamOptions,
@@ -42,7 +43,6 @@ export function serverSide(pid: number, url: string): Side {
 }
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-const median = (values: number[]) => sorted(values)[Math.floor(values.length / 2)];
 const percentile = (values: number[], fraction: number) =>
   sorted(values)[Math.min(values.length - 1, Math.ceil(values.length * fraction) - 1)];
 const prepare = (side: Side, model: string, count: number) =>

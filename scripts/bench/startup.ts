@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort, median } from './measure.js';
 
 export interface StartupTarget {
   name: string;
@@ -27,17 +27,6 @@ export interface StartupSample {
 }
 
 const delay = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The status of one GET, or undefined while nothing listens. The body is not read. */
 function status(port: number, path: string): Promise<number | undefined> {
@@ -114,8 +103,6 @@ export async function startOnce(
     throw error;
   }
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** `runs` starts of each target, interleaved so the machine's noise falls on all alike; medians. */
 export async function measureStartup(targets: StartupTarget[], runs: number, idle: number, settle: number) {
