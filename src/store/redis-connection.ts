@@ -87,8 +87,13 @@ export function storeCommands(connection: RedisConnection) {
       const rest = [String(keys.length), ...keys, ...values.map(String)];
       const hash = hashes.get(source);
       if (hash === undefined) {
-        void scriptHash(source).then((computed) => hashes.set(source, computed));
-        return send(action, ['EVAL', source, ...rest]);
+        // Sent now (the order of calls holds); answered once the hash is known too, so that the
+        // next call, made after this one's answer, goes by its hash.
+        const [reply] = await Promise.all([
+          send(action, ['EVAL', source, ...rest]),
+          scriptHash(source).then((computed) => hashes.set(source, computed)),
+        ]);
+        return reply;
       }
       try {
         return await connection.send(['EVALSHA', hash, ...rest]);
