@@ -38,6 +38,18 @@ sessionStoreContract('redis', { atomicRevisions: true, events: true, approvals: 
 /** Sends one command on `connection` as a test's own look into Redis. */
 const send = (connection: RedisStoreConnection, ...command: string[]) => connection.connection.send(command);
 
+/** `connection`, with the name of every command it sends recorded in `commands`. */
+function countingCommands(connection: RedisConnection) {
+  const commands: string[] = [];
+  const counting: RedisConnection = {
+    send(command) {
+      commands.push(command[0]);
+      return connection.send(command);
+    },
+  };
+  return { commands, counting };
+}
+
 describe('the Redis store', () => {
   it('keeps records, the default session and the event log for another connection to the same Redis', async () => {
     const first = await connect({ prefix: 'shared:' });
@@ -89,13 +101,7 @@ describe('the Redis store', () => {
 
   it('writes each batch of events with one command, and keeps the latest batches of a turn only', async () => {
     const { connection } = await connect();
-    const commands: string[] = [];
-    const counting: RedisConnection = {
-      send(command) {
-        commands.push(command[0]);
-        return connection.send(command);
-      },
-    };
+    const { commands, counting } = countingCommands(connection);
     const store = createRedisStore({ connection: counting, prefix: `test-${prefixes}:` });
     const log = store.events as TurnEventLog;
     // A script goes with its source first, by its hash after.
@@ -126,13 +132,7 @@ describe('the Redis store', () => {
 
   it('writes batches of several sessions in one command, each as an append of its own would', async () => {
     const { connection } = await connect();
-    const commands: string[] = [];
-    const counting: RedisConnection = {
-      send(command) {
-        commands.push(command[0]);
-        return connection.send(command);
-      },
-    };
+    const { commands, counting } = countingCommands(connection);
     const log = createRedisStore({ connection: counting, prefix: `test-${prefixes}:` }).events as TurnEventLog;
     await log.append('s2', 3, [loggedToken(0, 'newer turn')]);
     commands.length = 0;
