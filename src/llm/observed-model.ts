@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { watchIteration } from '../watch-iteration.js';
 import type { ChatModel } from './chat-model.js';
 
 export interface ModelObserver {
@@ -14,32 +15,28 @@ export interface ModelObserver {
 export function observedModel(model: ChatModel, observer: ModelObserver): ChatModel {
   return {
     provider: model.provider,
-    async *stream(request, signal) {
+    stream(request, signal) {
       const started = observer.clock.now();
       let firstEvent: number | undefined;
-      let outcome = 'ok';
-      try {
-        for await (const event of model.stream(request, signal)) {
-          if (firstEvent === undefined) {
-            firstEvent = observer.clock.now() - started;
-            observer.report?.(model.provider, true);
-          }
-          yield event;
-        }
-      } catch (error) {
-        outcome = error instanceof AppError ? error.code : 'aborted';
-        if (error instanceof AppError && error.code === 'upstream_unavailable')
-          observer.report?.(model.provider, false);
-        throw error;
-      } finally {
-        observer.logger.debug('model call', {
-          provider: model.provider,
-          model: request.model,
-          first_byte_ms: firstEvent ?? null,
-          duration_ms: observer.clock.now() - started,
-          outcome,
-        });
-      }
+      return watchIteration(model.stream(request, signal), {
+        value() {
+          if (firstEvent !== undefined) return;
+          firstEvent = observer.clock.now() - started;
+          observer.report?.(model.provider, true);
+        },
+        end(ended) {
+          const error = ended.how === 'failed' ? ended.error : undefined;
+          if (error instanceof AppError && error.code === 'upstream_unavailable')
+            observer.report?.(model.provider, false);
+          observer.logger.debug('model call', {
+            provider: model.provider,
+            model: request.model,
+            first_byte_ms: firstEvent ?? null,
+            duration_ms: observer.clock.now() - started,
+            outcome: ended.how !== 'failed' ? 'ok' : error instanceof AppError ? error.code : 'aborted',
+          });
+        },
+      });
     },
   };
 }

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import type { ChatModel, ToolCall } from '../llm/chat-model.js';
 import { inputMessages, outputMessages } from '../tracing/content-attributes.js';
 import { type Tracing, traceHeaders } from '../tracing/tracing.js';
+import { watchIteration } from '../watch-iteration.js';
 import type { MetricLabels } from './metric-labels.js';
 import type { Metrics } from './metrics.js';
 
@@ -21,7 +22,7 @@ export function meteredModel(
 ): ChatModel {
   return {
     provider: model.provider,
-    async *stream(request, signal) {
+    stream(request, signal) {
       const started = clock.now();
       const parent = tracing?.parent(signal);
       const span = tracing?.tracer.startSpan(
@@ -43,9 +44,9 @@ export function meteredModel(
       let firstToken: number | undefined;
       let inputTokens: number | undefined;
       let outputTokens: number | undefined;
-      let outcome = 'aborted';
-      try {
-        for await (const event of model.stream(headers ? { ...request, traceHeaders: headers } : request, signal)) {
+      const events = model.stream(headers ? { ...request, traceHeaders: headers } : request, signal);
+      return watchIteration(events, {
+        value(event) {
           if (firstToken === undefined && event.type !== 'finish') firstToken = clock.now() - started;
           if (event.type === 'finish') {
             inputTokens = event.usage?.prompt_tokens;
@@ -57,23 +58,24 @@ export function meteredModel(
             if (event.type === 'text') content.text += event.text;
             else content.calls.push(event.call);
           }
-          yield event;
-        }
-        outcome = 'ok';
-      } catch (error) {
-        if (error instanceof AppError) outcome = error.code;
-        throw error;
-      } finally {
-        metrics.modelCall(
-          { provider: model.provider, model: labels.model(request.model), outcome },
-          {
-            seconds: (clock.now() - started) / 1000,
-            firstTokenSeconds: firstToken === undefined ? undefined : firstToken / 1000,
-            inputTokens,
-            outputTokens,
-          },
-        );
-        if (span) {
+        },
+        end(ended) {
+          const outcome =
+            ended.how === 'completed'
+              ? 'ok'
+              : ended.how === 'failed' && ended.error instanceof AppError
+                ? ended.error.code
+                : 'aborted';
+          metrics.modelCall(
+            { provider: model.provider, model: labels.model(request.model), outcome },
+            {
+              seconds: (clock.now() - started) / 1000,
+              firstTokenSeconds: firstToken === undefined ? undefined : firstToken / 1000,
+              inputTokens,
+              outputTokens,
+            },
+          );
+          if (!span) return;
           if (inputTokens !== undefined) span.setAttribute('gen_ai.usage.input_tokens', inputTokens);
           if (outputTokens !== undefined) span.setAttribute('gen_ai.usage.output_tokens', outputTokens);
           if (outcome !== 'ok') {
@@ -81,8 +83,8 @@ export function meteredModel(
             span.setStatus({ code: SpanStatusCode.ERROR });
           }
           span.end();
-        }
-      }
+        },
+      });
     },
   };
 }

@@ -3,6 +3,7 @@ import type { TurnEvent } from '../chat/turn-events.js';
 import type { Clock } from '../clock.js';
 import type { SessionRecord } from '../sessions/session-record.js';
 import type { Tracing } from '../tracing/tracing.js';
+import { watchIteration } from '../watch-iteration.js';
 import type { MetricLabels } from './metric-labels.js';
 import type { Metrics, TurnRunOutcome } from './metrics.js';
 
@@ -34,7 +35,7 @@ export function meteredTurns(metrics: Metrics, labels: MetricLabels, clock: Cloc
   const of = (session: SessionRecord) => ({ provider: session.provider, model: labels.model(session.model) });
   return {
     started: (session) => metrics.turnStarted(of(session)),
-    async *run(session, events, signal) {
+    run(session, events, signal) {
       const started = clock.now();
       const turnLabels = of(session);
       const span = tracing?.tracer.startSpan('turn', {
@@ -42,15 +43,14 @@ export function meteredTurns(metrics: Metrics, labels: MetricLabels, clock: Cloc
       });
       const leave = span && tracing?.enterRun(session.id, signal, trace.setSpan(context.active(), span));
       let last: TurnEvent | undefined;
-      try {
-        for await (const event of events) {
+      return watchIteration(events, {
+        value(event) {
           last = event;
-          yield event;
-        }
-      } finally {
-        const outcome = runOutcome(last);
-        metrics.turnRun({ ...turnLabels, outcome }, (clock.now() - started) / 1000);
-        if (span) {
+        },
+        end() {
+          const outcome = runOutcome(last);
+          metrics.turnRun({ ...turnLabels, outcome }, (clock.now() - started) / 1000);
+          if (!span) return;
           leave?.();
           span.setAttribute('llm_chat.turn.outcome', outcome);
           if (last?.event === 'error') {
@@ -58,8 +58,8 @@ export function meteredTurns(metrics: Metrics, labels: MetricLabels, clock: Cloc
             span.setStatus({ code: SpanStatusCode.ERROR });
           }
           span.end();
-        }
-      }
+        },
+      });
     },
     stoppedWaiting: (session) => metrics.turnRun({ ...of(session), outcome: 'stopped' }),
   };
