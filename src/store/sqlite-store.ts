@@ -5,7 +5,7 @@ import { AppError } from '../errors.js';
 import { parseStoredRecord, sessionRecordSchema } from '../sessions/session-record.js';
 import { loggedEvents } from './logged-events.js';
 import { assertRevision } from './revision.js';
-import type { SessionStore } from './session-store.js';
+import type { LoggedBatch, SessionStore } from './session-store.js';
 import { type SqliteDatabase, storeFailure } from './sqlite-database.js';
 
 export interface SqliteStoreOptions {
@@ -179,6 +179,19 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
 
   inTransaction(database, () => sweep(now()));
 
+  /** Adds a batch to its turn's log, within the caller's transaction. */
+  const appendBatch = ({ sessionId, sequence, events }: LoggedBatch) => {
+    const first = events[0];
+    const last = events.at(-1);
+    if (!first || !last) return;
+    const logged = loggedSequence.get(sessionId) as { sequence: number } | undefined;
+    // The log holds one turn's events: a newer turn replaces it, an older one's are dropped.
+    if (logged && logged.sequence > sequence) return;
+    if (logged && logged.sequence < sequence) deleteEvents.run(sessionId);
+    const frames = events.length === 1 ? first.frame : events.map((entry) => entry.frame).join('');
+    appendEvents.run(sessionId, sequence, first.index, last.index, frames);
+  };
+
   return {
     async get(id) {
       const row = guarded('read the session', () => readRecord.get(id, now())) as { record: string } | undefined;
@@ -225,16 +238,13 @@ export function createSqliteStore(options: SqliteStoreOptions): SessionStore {
     },
     events: {
       async append(sessionId, sequence, events) {
-        const first = events[0];
-        const last = events.at(-1);
-        if (!first || !last) return;
-        const frames = events.length === 1 ? first.frame : events.map((entry) => entry.frame).join('');
+        transaction('save the turn events', () => appendBatch({ sessionId, sequence, events }));
+      },
+      // One transaction for them all: a server's turns write their events together (one commit,
+      // not one per turn, on every tick of the ticker).
+      async appendMany(batches) {
         transaction('save the turn events', () => {
-          const logged = loggedSequence.get(sessionId) as { sequence: number } | undefined;
-          // The log holds one turn's events: a newer turn replaces it, an older one's are dropped.
-          if (logged && logged.sequence > sequence) return;
-          if (logged && logged.sequence < sequence) deleteEvents.run(sessionId);
-          appendEvents.run(sessionId, sequence, first.index, last.index, frames);
+          for (const batch of batches) appendBatch(batch);
         });
       },
       async read(sessionId, sequence, after) {

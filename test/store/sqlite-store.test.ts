@@ -56,6 +56,28 @@ sessionStoreContract('sqlite', { atomicRevisions: true, events: true, approvals:
 const token = loggedToken;
 
 describe('the SQLite store', () => {
+  it('writes batches of several sessions in one transaction, each as an append of its own would', async () => {
+    const database = connect(join(await dataDirectory(), 'sessions.db'));
+    const store = createSqliteStore({ database });
+    const log = store.events as TurnEventLog;
+    await log.append('s2', 3, [token(0, 'newer turn')]);
+    const statements: string[] = [];
+    const exec = database.exec.bind(database);
+    database.exec = (sql: string) => {
+      statements.push(sql);
+      return exec(sql);
+    };
+    await log.appendMany?.([
+      { sessionId: 's1', sequence: 1, events: [token(0, 'a'), token(1, 'b')] },
+      { sessionId: 's2', sequence: 2, events: [token(5, 'older turn')] },
+      { sessionId: 's1', sequence: 1, events: [token(2, 'c')] },
+    ]);
+    expect(statements).toEqual(['BEGIN IMMEDIATE', 'COMMIT']);
+    expect(await log.read('s1', 1, -1)).toEqual([token(0, 'a'), token(1, 'b'), token(2, 'c')]);
+    expect(await log.read('s2', 3, -1)).toEqual([token(0, 'newer turn')]);
+    expect(await log.read('s2', 2, -1)).toEqual([]);
+  });
+
   it('keeps records, the default session and the event log for the next connection to the file', async () => {
     const path = join(await dataDirectory(), 'sessions.db');
     const first = createSqliteStore({ database: connect(path) });
