@@ -5,7 +5,7 @@ import { createWebhookNotifier, pageAddress } from './approvals/webhook-notifier
 import type { TurnCoordinator } from './chat/turn-coordinator.js';
 import { systemClock } from './clock.js';
 import type { SessionHost } from './http/session-gate.js';
-import { createModels } from './llm/create-models.js';
+import { createModels, type ModelHttp } from './llm/create-models.js';
 import { createUpstreamProbe } from './llm/upstream-probe.js';
 import { createUpstreamStatus } from './llm/upstream-status.js';
 import { createLogger, type Logger } from './logger.js';
@@ -47,6 +47,8 @@ export interface ServerParts {
   listenAddress?: () => string | undefined;
   /** What the start-up probe of the LLM requests with (default: the global `fetch`). */
   probeFetch?: typeof fetch;
+  /** What the LLM clients request with (default: the global `fetch`). */
+  modelHttp?: ModelHttp;
   /** Makes the sink of the --audit-log file (Node and Bun); none when absent. */
   auditLog?: (logger: Logger) => AuditSink;
 }
@@ -110,7 +112,7 @@ export function composeServer(parts: ServerParts) {
   const app = createApp({
     config,
     store: parts.store,
-    models: createModels(config, { logger, clock: systemClock, report: upstream.report }),
+    models: createModels({ ...config, http: parts.modelHttp }, { logger, clock: systemClock, report: upstream.report }),
     upstream,
     tools,
     directories: parts.directories,

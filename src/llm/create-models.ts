@@ -11,6 +11,15 @@ export interface ModelsOptions {
   upstreamTimeout: number;
   /** Client retries for the OpenAI adapter (default 1). */
   openaiMaxRetries?: number;
+  /** What both clients make their HTTP requests with (default: the runtime's `fetch`). */
+  http?: ModelHttp;
+}
+
+/** An HTTP client for the LLM clients: a `fetch`, and maybe a cheaper way to read its bodies. */
+export interface ModelHttp {
+  fetch: typeof fetch;
+  /** The body of a response of `fetch` without the web stream over it, when it has one. */
+  rawBody?: (response: Response) => AsyncIterable<Uint8Array> | undefined;
 }
 
 /**
@@ -22,12 +31,18 @@ export function createModels(options: ModelsOptions, observer?: ModelObserver): 
   const make = (provider: Provider) =>
     provider === 'ollama'
       ? // The key is for the OpenAI-compatible API; it is never sent to Ollama, which any session may pick.
-        createOllamaModel({ baseUrl: options.ollamaBaseUrl, timeoutMilliseconds: options.upstreamTimeout })
+        createOllamaModel({
+          baseUrl: options.ollamaBaseUrl,
+          timeoutMilliseconds: options.upstreamTimeout,
+          fetch: options.http?.fetch,
+        })
       : createOpenAiModel({
           baseUrl: options.openaiBaseUrl,
           apiKey: options.apiKey,
           timeoutMilliseconds: options.upstreamTimeout,
           maxRetries: options.openaiMaxRetries,
+          fetch: options.http?.fetch,
+          rawBody: options.http?.rawBody,
         });
   return (provider) => {
     let model = made.get(provider);

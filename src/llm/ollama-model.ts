@@ -9,6 +9,8 @@ export interface OllamaModelOptions {
   baseUrl: string;
   /** No byte for this long ends the call with 504. */
   timeoutMilliseconds: number;
+  /** What the client makes its requests with (default: the runtime's `fetch`). */
+  fetch?: typeof fetch;
 }
 
 interface OllamaToolCall {
@@ -32,7 +34,7 @@ export function createOllamaModel(options: OllamaModelOptions): ChatModel {
       const client = new Ollama({
         host: options.baseUrl,
         fetch: (input, init) =>
-          fetch(input, {
+          (options.fetch ?? fetch)(input, {
             ...init,
             headers: traceHeaders ? withHeaders(init?.headers, traceHeaders) : init?.headers,
             signal: init?.signal ? AbortSignal.any([init.signal, watchdog.signal]) : watchdog.signal,

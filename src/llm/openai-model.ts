@@ -17,6 +17,13 @@ export interface OpenAiModelOptions {
   timeoutMilliseconds: number;
   /** Retries of 408/409/429/5xx before the first byte (the client's own backoff). Default 1. */
   maxRetries?: number;
+  /** What the client makes its requests with (default: the runtime's `fetch`). */
+  fetch?: typeof fetch;
+  /**
+   * The body of a response of `fetch` as that fetch received it, when it can give it without a web
+   * stream (undici's `request` gives a Node stream): read instead of `response.body`.
+   */
+  rawBody?: (response: Response) => AsyncIterable<Uint8Array> | undefined;
 }
 
 /** The official client, loaded with the first call: a server whose sessions use Ollama never loads it. */
@@ -34,6 +41,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
       defaultHeaders: options.apiKey ? undefined : { Authorization: null },
       maxRetries: options.maxRetries ?? 1,
       timeout: options.timeoutMilliseconds,
+      fetch: options.fetch,
     });
     return { sdk, client };
   });
@@ -45,7 +53,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
       const { APIConnectionError, APIConnectionTimeoutError, APIError } = sdk;
       const watchdog = createIdleWatchdog(options.timeoutMilliseconds, signal);
       let received = false;
-      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+      let body: AsyncIterator<Uint8Array> | undefined;
       try {
         // The SDK makes the request (auth, retries, error statuses); eventsource-parser reads the
         // stream: the SDK's own reader copies every chunk through several generators, and was the
@@ -80,10 +88,11 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
             else chunks.push(chunk);
           },
         });
-        reader = response.body?.getReader();
+        const source = options.rawBody?.(response) ?? response.body;
+        body = source?.[Symbol.asyncIterator]();
         const decoder = new TextDecoder();
-        while (reader && !ended) {
-          const read = await reader.read();
+        while (body && !ended) {
+          const read = await body.next();
           if (read.done) break;
           received = true;
           watchdog.touch();
@@ -141,7 +150,7 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
         throw failures.connectionFailed(received);
       } finally {
         watchdog.dispose();
-        reader?.cancel().catch(() => {});
+        body?.return?.().catch(() => {});
       }
     },
   };

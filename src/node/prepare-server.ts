@@ -3,6 +3,8 @@ import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
+import { lazy } from '../lazy.js';
+import type { ModelHttp } from '../llm/create-models.js';
 import { startupChecks } from '../llm/startup-checks.js';
 import type { Logger } from '../logger.js';
 import { parseServersConfig, type ServersConfig } from '../tools/servers-config.js';
@@ -17,6 +19,7 @@ import { StoreOpenError } from './open-sqlite-store.js';
 import { packageInfo } from './package-info.js';
 import { smallFetch } from './small-fetch.js';
 import { createStdioStarter } from './stdio-transport.js';
+import type { UndiciFetch } from './undici-fetch.js';
 
 /** The log's lines, one write per event-loop turn; written out at exit and before a fatal line. */
 const stderrLines = batchedLines((text) => process.stderr.write(text));
@@ -103,6 +106,8 @@ export async function prepareServer() {
     listenAddress: () => listenAddress,
     // Node's fetch would build its HTTP parser for the probe: a server no one has chatted with does without it.
     probeFetch: smallFetch,
+    // Bun's own fetch is native; on Node, undici's `request` under the clients (see undici-fetch.ts).
+    modelHttp: process.versions.bun ? undefined : lazyUndiciFetch(),
     auditLog: auditLog && ((logger) => auditLog.sink(logger)),
   });
   await logSources(logger, envFile, serversPath);
@@ -156,4 +161,17 @@ async function logSources(logger: Logger, envFile: LoadedEnvFile | undefined, se
     );
   }
   logger.info(`MCP servers file ${serversPath}`);
+}
+
+/** The LLM clients' HTTP client, loaded with the first model call (start-up does not need undici). */
+function lazyUndiciFetch(): ModelHttp {
+  const load = lazy(async () => (await import('./undici-fetch.js')).createUndiciFetch());
+  let loaded: UndiciFetch | undefined;
+  return {
+    async fetch(input, init) {
+      loaded ??= await load();
+      return loaded.fetch(input, init);
+    },
+    rawBody: (response) => loaded?.rawBody(response),
+  };
 }

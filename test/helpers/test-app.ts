@@ -8,6 +8,7 @@ import { createModels } from '../../src/llm/create-models.js';
 import { createLogger } from '../../src/logger.js';
 import { createNodeDirectoryGuard } from '../../src/node/directory-guard.js';
 import { createStdioStarter } from '../../src/node/stdio-transport.js';
+import { createUndiciFetch } from '../../src/node/undici-fetch.js';
 import { createMemoryStore } from '../../src/store/memory-store.js';
 import { createMcpToolProvider } from '../../src/tools/mcp-tool-provider.js';
 import type { ServersConfig } from '../../src/tools/servers-config.js';
@@ -24,6 +25,9 @@ export async function closeToolProviders() {
   openProviders.clear();
   await Promise.all(providers.map((provider) => provider.close()));
 }
+
+/** The Node entry's HTTP client for the LLM clients, one for every app built here. */
+const undiciHttp = createUndiciFetch();
 
 export const canaryApiKey = 'sk-canary-7f3a9c2e5b1d4e8f';
 
@@ -44,7 +48,12 @@ export async function temporaryDirectory(prefix = 'llm-chat-server-'): Promise<s
 export async function buildTestApp(
   upstream: FakeUpstream,
   overrides: Partial<AppConfig> = {},
-  options: { servers?: ServersConfig; dependencies?: Partial<AppDependencies> } = {},
+  options: {
+    servers?: ServersConfig;
+    dependencies?: Partial<AppDependencies>;
+    /** How the LLM clients make requests: as the Node entry (undici's `request`), or the runtime's `fetch`. */
+    http?: 'undici' | 'fetch';
+  } = {},
 ) {
   const currentDirectory = overrides.currentDirectory ?? (await temporaryDirectory());
   const config: AppConfig = {
@@ -79,7 +88,11 @@ export async function buildTestApp(
   const app = createApp({
     config,
     store,
-    models: createModels({ ...config, openaiMaxRetries: 0 }),
+    models: createModels({
+      ...config,
+      openaiMaxRetries: 0,
+      http: options.http === 'fetch' ? undefined : undiciHttp,
+    }),
     tools,
     directories: createNodeDirectoryGuard({
       base: currentDirectory,

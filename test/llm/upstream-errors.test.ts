@@ -6,8 +6,14 @@ import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
 
 const upstream = useFakeUpstream();
 
-describe.each(['ollama', 'openai'] as const)('upstream failures through the %s adapter', (provider) => {
-  const app = () => buildTestApp(upstream, { provider });
+// Each adapter over the Node entry's HTTP client (undici's `request`) and over the runtime's
+// `fetch` (Bun, Workers): the same failure is the same error on both.
+const cases = (['ollama', 'openai'] as const).flatMap((provider) =>
+  (['undici', 'fetch'] as const).map((http) => ({ provider, http })),
+);
+
+describe.each(cases)('upstream failures through the $provider adapter over $http', ({ provider, http }) => {
+  const app = () => buildTestApp(upstream, { provider }, { http });
 
   it.each([401, 404, 429, 500])(
     'an upstream %i becomes 502 upstream_error with provider, status and message',
@@ -49,11 +55,15 @@ describe.each(['ollama', 'openai'] as const)('upstream failures through the %s a
 
   it('an unreachable upstream becomes 503 upstream_unavailable, without the URL credentials', async () => {
     const port = await closedPort();
-    const { post } = await buildTestApp(upstream, {
-      provider,
-      ollamaBaseUrl: `http://user:url-secret@127.0.0.1:${port}/?key=query-secret`,
-      openaiBaseUrl: `http://user:url-secret@127.0.0.1:${port}/v1?key=query-secret`,
-    });
+    const { post } = await buildTestApp(
+      upstream,
+      {
+        provider,
+        ollamaBaseUrl: `http://user:url-secret@127.0.0.1:${port}/?key=query-secret`,
+        openaiBaseUrl: `http://user:url-secret@127.0.0.1:${port}/v1?key=query-secret`,
+      },
+      { http },
+    );
     const response = await post('/user_request', { input: 'hi' });
     expect(response.status).toBe(503);
     const text = await response.text();
@@ -63,8 +73,21 @@ describe.each(['ollama', 'openai'] as const)('upstream failures through the %s a
     expect(text).not.toContain('query-secret');
   });
 
+  it('an unreachable upstream at a plain address becomes 503 upstream_unavailable', async () => {
+    const port = await closedPort();
+    const address = `http://127.0.0.1:${port}`;
+    const { post } = await buildTestApp(
+      upstream,
+      { provider, ollamaBaseUrl: address, openaiBaseUrl: `${address}/v1` },
+      { http },
+    );
+    const response = await post('/user_request', { input: 'hi' });
+    expect(response.status).toBe(503);
+    expect((await response.json()).error).toMatchObject({ code: 'upstream_unavailable', details: { provider } });
+  });
+
   it('an upstream that never answers becomes 504 upstream_timeout after --upstream-timeout', async () => {
-    const { post } = await buildTestApp(upstream, { provider, upstreamTimeout: 300 });
+    const { post } = await buildTestApp(upstream, { provider, upstreamTimeout: 300 }, { http });
     upstream.reply({ hang: true });
     const response = await post('/user_request', { input: 'hi' });
     expect(response.status).toBe(504);
@@ -74,7 +97,7 @@ describe.each(['ollama', 'openai'] as const)('upstream failures through the %s a
   });
 
   it('an upstream that stalls mid-answer also times out', async () => {
-    const { post } = await buildTestApp(upstream, { provider, upstreamTimeout: 200 });
+    const { post } = await buildTestApp(upstream, { provider, upstreamTimeout: 200 }, { http });
     const stall = createHold(1);
     upstream.reply({ text: ['a', 'b'], holds: [stall] });
     const response = await post('/user_request', { input: 'hi' });
