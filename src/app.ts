@@ -27,7 +27,7 @@ import { userRequestRoutes } from './http/routes/user-request.js';
 import { security } from './http/security.js';
 import type { Services } from './http/services.js';
 import { type SessionHost, sessionRoute } from './http/session-gate.js';
-import { createTurnOutput } from './http/turn-output.js';
+import { createTurnOutput, type EventStreamTransport } from './http/turn-output.js';
 import { validationHook } from './http/validation.js';
 import type { ChatModel } from './llm/chat-model.js';
 import type { Provider } from './llm/provider.js';
@@ -89,6 +89,8 @@ export interface AppDependencies {
   approvalNotifier?: ApprovalNotifier;
   /** Where every audit entry goes besides the session store (the --audit-log file); none when absent. */
   auditSink?: AuditSink;
+  /** How event streams leave: the runtime's own way (Node: to the socket); a web `ReadableStream` when absent. */
+  eventStreams?: EventStreamTransport;
 }
 
 /** The whole HTTP API as a Hono app. Knows no runtime: entries pass in everything it needs. */
@@ -171,7 +173,11 @@ export function createApp(dependencies: AppDependencies) {
     version: dependencies.version,
     inbox,
     auditTrail: createAuditTrail(store),
-    output: createTurnOutput({ maxBuffered: config.maxStreamBufferBytes, streams: metrics?.streams.bind(metrics) }),
+    output: createTurnOutput({
+      maxBuffered: config.maxStreamBufferBytes,
+      streams: metrics?.streams.bind(metrics),
+      transport: dependencies.eventStreams,
+    }),
     sessionRoute: (route, scope) => sessionRoute(route, scope, gate),
   };
 

@@ -5,6 +5,7 @@ import { createWebhookNotifier, pageAddress } from './approvals/webhook-notifier
 import type { TurnCoordinator } from './chat/turn-coordinator.js';
 import { systemClock } from './clock.js';
 import type { SessionHost } from './http/session-gate.js';
+import type { EventStreamTransport } from './http/turn-output.js';
 import { createModels, type ModelHttp } from './llm/create-models.js';
 import { createUpstreamProbe } from './llm/upstream-probe.js';
 import { createUpstreamStatus } from './llm/upstream-status.js';
@@ -51,6 +52,8 @@ export interface ServerParts {
   modelHttp?: ModelHttp;
   /** Makes the sink of the --audit-log file (Node and Bun); none when absent. */
   auditLog?: (logger: Logger) => AuditSink;
+  /** How event streams leave (see `AppDependencies`). */
+  eventStreams?: EventStreamTransport;
 }
 
 /** `http://<host>:<port>` as the settings name it (an IPv6 address in brackets). */
@@ -126,6 +129,7 @@ export function composeServer(parts: ServerParts) {
     tracer: registeredTracer(parts.version),
     approvalNotifier,
     auditSink: parts.auditLog?.(logger),
+    eventStreams: parts.eventStreams,
   });
   return { app, tools, logger, upstream };
 }

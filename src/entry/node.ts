@@ -1,10 +1,17 @@
 import { serve } from '@hono/node-server';
 import { fail, prepareServer } from '../node/prepare-server.js';
 import { requestTimeouts } from '../node/request-timeouts.js';
+import { socketEventStreams, withSocketStreams } from '../node/socket-streams.js';
 
-const { app, config, logger, shutdown, listening } = await prepareServer();
+// Event streams go straight to the socket (see socket-streams.ts).
+const { app, config, logger, shutdown, listening } = await prepareServer({ eventStreams: socketEventStreams });
 
-const options = { fetch: app.fetch, hostname: config.host, port: config.port, serverOptions: requestTimeouts(config) };
+const options = {
+  fetch: withSocketStreams(app.fetch),
+  hostname: config.host,
+  port: config.port,
+  serverOptions: requestTimeouts(config),
+};
 const server = serve(options, (info) => {
   const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
   listening(`http://${host}:${info.port}`);

@@ -3,6 +3,7 @@ import { access, readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { composeServer } from '../compose-server.js';
 import { isLoopback } from '../http/security.js';
+import type { EventStreamTransport } from '../http/turn-output.js';
 import { lazy } from '../lazy.js';
 import type { ModelHttp } from '../llm/create-models.js';
 import { startupChecks } from '../llm/startup-checks.js';
@@ -35,7 +36,12 @@ export function fail(message: string): never {
  * they name (exit 2 on a bad value), the MCP servers of the servers file, and the app. The
  * entries only listen.
  */
-export async function prepareServer() {
+export async function prepareServer(
+  options: {
+    /** How event streams leave, for an app whose streams queue at most `maxBuffered` bytes (default: web streams). */
+    eventStreams?: (maxBuffered: number) => EventStreamTransport;
+  } = {},
+) {
   process.on('exit', stderrLines.flush);
   const loaded = loadConfig({
     argv: process.argv.slice(2),
@@ -109,6 +115,7 @@ export async function prepareServer() {
     // Bun's own fetch is native; on Node, undici's `request` under the clients (see undici-fetch.ts).
     modelHttp: process.versions.bun ? undefined : lazyUndiciFetch(),
     auditLog: auditLog && ((logger) => auditLog.sink(logger)),
+    eventStreams: options.eventStreams?.(config.maxStreamBufferBytes),
   });
   await logSources(logger, envFile, serversPath);
   opened.describe(logger);

@@ -20,6 +20,6 @@ const route = createRoute({
 export function eventsRoutes(app: OpenAPIHono, { conversations, sessionRoute, output }: Services) {
   app.openapi(sessionRoute(route, 'existing'), async (c) => {
     const lastEventId = c.req.header('last-event-id') ?? c.req.valid('query').last_event_id;
-    return output.stream(await conversations.follow(requestedSessionId(c), { lastEventId, continueDeferred: true }));
+    return output.stream(c, await conversations.follow(requestedSessionId(c), { lastEventId, continueDeferred: true }));
   });
 }

@@ -45,7 +45,7 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config, ses
     const lastEventId = c.req.header('last-event-id') ?? query.last_event_id;
     const sessionId = requestedSessionId(c);
     if (lastEventId !== undefined) {
-      return output.stream(await conversations.follow(sessionId, { lastEventId, continueDeferred: false }));
+      return output.stream(c, await conversations.follow(sessionId, { lastEventId, continueDeferred: false }));
     }
     if (!query.input) {
       throw new AppError(
@@ -53,6 +53,6 @@ export function userRequestRoutes(app: OpenAPIHono, { conversations, config, ses
         'input: a new turn needs a non-empty input (or Last-Event-ID to resume one).',
       );
     }
-    return output.stream(await conversations.start(sessionId, query.input));
+    return output.stream(c, await conversations.start(sessionId, query.input));
   });
 }

@@ -1,0 +1,147 @@
+import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
+import { type ServerType, serve } from '@hono/node-server';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { createPrometheusMetrics } from '../../src/node/prometheus-metrics.js';
+import { socketEventStreams, withSocketStreams } from '../../src/node/socket-streams.js';
+import { createHold } from '../helpers/fake-upstream.js';
+import { parseSamples, sampleValue } from '../helpers/prometheus-text.js';
+import { parseSse } from '../helpers/sse.js';
+import { buildTestApp } from '../helpers/test-app.js';
+import { useFakeUpstream } from '../helpers/use-fake-upstream.js';
+
+// The Node entry's event streams: the app behind @hono/node-server as the entry serves it, each
+// event stream written straight to the socket.
+const upstream = useFakeUpstream({ each: true });
+let server: ServerType | undefined;
+afterEach(() => {
+  server?.close();
+  server = undefined;
+});
+
+async function served(limit = 4096) {
+  const built = await buildTestApp(
+    upstream,
+    { maxStreamBufferBytes: limit },
+    {
+      dependencies: {
+        eventStreams: socketEventStreams(limit),
+        metrics: createPrometheusMetrics({ processMetrics: false }),
+      },
+    },
+  );
+  const port = await new Promise<number>((resolve) => {
+    server = serve({ fetch: withSocketStreams(built.app.fetch), hostname: '127.0.0.1', port: 0 }, (info) =>
+      resolve(info.port),
+    );
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const openStreams = async () =>
+    sampleValue(parseSamples(await (await fetch(`${url}/metrics`)).text()), 'llm_chat_open_streams');
+  const message = async () => {
+    const state = await (await fetch(`${url}/session_state`)).json();
+    const last = state.messages.at(-1)?.content as string | undefined;
+    return { status: state.status as string, length: last?.length, end: last?.slice(-12) };
+  };
+  return { ...built, url, openStreams, message };
+}
+
+const ask = (url: string, input: string) =>
+  fetch(`${url}/user_request`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input, stream: true }),
+  });
+
+/** Headers that say something of the response itself (not of the connection). */
+const ownHeaders = (response: Response) =>
+  [...response.headers.keys()].filter(
+    (name) => !['date', 'connection', 'keep-alive', 'transfer-encoding'].includes(name),
+  );
+
+describe('event streams written to the socket (Node)', () => {
+  it('carry the events of a turn, with every header the app gives an event stream and no other', async () => {
+    const { url, app } = await served();
+    upstream.reply({ text: ['Hel', 'lo'] }, { text: ['Hel', 'lo'] });
+    const response = await ask(url, 'hi');
+    expect(response.status).toBe(200);
+    const events = parseSse(await response.text());
+    expect(events.map((event) => event.event)).toEqual(['session', 'token', 'token', 'done']);
+    expect(events.at(-1)?.data.message).toBe('Hello');
+
+    // The same request answered with a web stream (no socket: app.request) has the same headers.
+    const web = await app.request('/user_request', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input: 'hi', stream: true }),
+    });
+    await web.text();
+    expect(ownHeaders(response).sort()).toEqual(ownHeaders(web).sort());
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(response.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  it('a client that goes away stops counting as a stream at once; the turn goes on to its end', async () => {
+    const { url, openStreams, message } = await served();
+    const hold = createHold(1);
+    upstream.reply({ text: ['first ', 'second'], holds: [hold] });
+    const outgoing = httpRequest(`${url}/user_request`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    const firstToken = new Promise<void>((resolve) =>
+      outgoing.on('response', (incoming) => {
+        let text = '';
+        incoming.on('data', (chunk) => {
+          text += chunk;
+          if (text.includes('event: token')) resolve();
+        });
+        incoming.on('error', () => {});
+      }),
+    );
+    outgoing.on('error', () => {});
+    outgoing.end(JSON.stringify({ input: 'go', stream: true }));
+    await firstToken;
+    await hold.reached;
+    expect(await openStreams()).toBe(1);
+    outgoing.destroy();
+    // While the model still holds its answer: only the client's leaving can end the stream.
+    await vi.waitFor(async () => expect(await openStreams()).toBe(0));
+    hold.release();
+    await vi.waitFor(async () => expect(await message()).toEqual({ status: 'idle', length: 12, end: 'first second' }));
+  });
+
+  it('a client that does not read is dropped once more than the limit waits for it; the turn goes on', async () => {
+    // 256 KiB may wait: more than one upstream read brings, so only a socket that does not take
+    // the frames makes them wait. The answer, 8 MB in 20 KB reads a millisecond apart, is more
+    // than the kernel's buffers hold for a client that never reads (some MiB at most).
+    const { url, openStreams, message } = await served(262_144);
+    const chunks = Array.from({ length: 400 }, (_, index) => `${String(index).padStart(5, '0')}${'x'.repeat(19_995)}`);
+    upstream.reply({ text: chunks, delayMs: 1 });
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.pause();
+    const body = JSON.stringify({ input: 'go', stream: true });
+    socket.write(
+      `POST /user_request HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    const answer = chunks.join('');
+    await vi.waitFor(
+      async () => expect(await message()).toEqual({ status: 'idle', length: answer.length, end: answer.slice(-12) }),
+      { timeout: 20_000 },
+    );
+    expect(await openStreams()).toBe(0);
+    // What reached the client before it was cut: less than the answer, and no end.
+    let received = '';
+    socket.on('data', (chunk) => {
+      received += chunk;
+    });
+    await new Promise<void>((resolve) => {
+      socket.on('close', () => resolve());
+      socket.on('error', () => {});
+      socket.resume();
+    });
+    expect(received.length).toBeLessThan(answer.length);
+    expect(received.includes('event: done')).toBe(false);
+  }, 30_000);
+});
