@@ -54,6 +54,8 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
       const watchdog = createIdleWatchdog(options.timeoutMilliseconds, signal);
       let received = false;
       let body: AsyncIterator<Uint8Array> | undefined;
+      // The answer said `data: [DONE]`: nothing more of it will come.
+      let ended = false;
       try {
         // The SDK makes the request (auth, retries, error statuses); eventsource-parser reads the
         // stream: the SDK's own reader copies every chunk through several generators, and was the
@@ -76,7 +78,6 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
         let usage: Usage | undefined;
         const chunks: ChatCompletionChunk[] = [];
         let failure: string | undefined;
-        let ended = false;
         const parser = createParser({
           onEvent(event) {
             if (event.data === '[DONE]') {
@@ -150,10 +151,20 @@ export function createOpenAiModel(options: OpenAiModelOptions): ChatModel {
         throw failures.connectionFailed(received);
       } finally {
         watchdog.dispose();
-        body?.return?.().catch(() => {});
+        // A complete answer's response is read to its end (as the SDK's own reader does), in the
+        // background: cut short, it would close the keep-alive connection to the upstream.
+        if (ended && body) void drain(body);
+        else body?.return?.().catch(() => {});
       }
     },
   };
+}
+
+/** Reads what is left of a body and drops it; a body that fails has nothing more to give. */
+async function drain(body: AsyncIterator<Uint8Array>) {
+  try {
+    while (!(await body.next()).done);
+  } catch {}
 }
 
 function toOpenAiMessage(message: ChatMessage): ChatCompletionMessageParam {

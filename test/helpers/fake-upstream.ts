@@ -29,6 +29,8 @@ export type FakeReply =
       splitCharacters?: boolean;
       /** Sends every text chunk in one network write, as an upstream that batches tokens does (OpenAI wire only). */
       packed?: boolean;
+      /** Ends the response only once this resolves, after `data: [DONE]` has gone (OpenAI wire only). */
+      endAfter?: Promise<void>;
     }
   | { error: { status: number; message?: string } }
   | { midStreamError: string; text: string[] }
@@ -72,6 +74,8 @@ export interface RecordedRequest {
   body: any;
   /** Resolves when the client closed or finished the connection. */
   closed: Promise<void>;
+  /** Whether the connection the request came on is still open (a keep-alive connection outlives its response). */
+  connectionOpen(): boolean;
 }
 
 const created = '2025-07-07T20:22:19.184789Z';
@@ -98,7 +102,16 @@ export async function startFakeUpstream() {
       body = text;
     }
     const closed = new Promise<void>((resolve) => response.on('close', () => resolve()));
-    requests.push({ method: request.method ?? '', path: request.url ?? '', headers: request.headers, body, closed });
+    const socket = request.socket;
+    const connectionOpen = () => !socket.destroyed;
+    requests.push({
+      method: request.method ?? '',
+      path: request.url ?? '',
+      headers: request.headers,
+      body,
+      closed,
+      connectionOpen,
+    });
     for (const check of waiting) check();
     const path = (request.url ?? '').split('?')[0];
     if (path === '/api/chat' && request.method === 'POST')
@@ -399,5 +412,10 @@ async function openaiChat(body: any, reply: FakeReply, response: ServerResponse,
   });
   response.write(chunk({}, finishReason));
   if (includeUsage) response.write(`data: ${JSON.stringify({ ...base, choices: [], usage: usageObject })}\n\n`);
+  if ('endAfter' in reply && reply.endAfter) {
+    response.write('data: [DONE]\n\n');
+    await reply.endAfter;
+    return response.end();
+  }
   response.end('data: [DONE]\n\n');
 }
