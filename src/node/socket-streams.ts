@@ -17,15 +17,14 @@ interface NodeBindings {
 }
 
 const pending = Symbol('event stream');
-/** Marks the response of an event stream to be written to the socket (removed before it leaves). */
-const marker = 'x-llm-chat-event-stream';
 
 /**
  * Event streams written straight to the Node response, for @hono/node-server: no web stream, no
  * `Response` body, no reader between a frame and the socket, and the headers leave with the first
  * frames instead of in a write of their own. The handler answers with headers only (the app's
- * middleware adds to them as to any response); `withSocketStreams` wraps the app's fetch and, when
- * that response comes out, writes its status and headers and connects the stream to the socket.
+ * middleware adds to them as to any response) and leaves the stream in the request's bindings;
+ * `withSocketStreams` wraps the app's fetch and, when that response comes out, writes its status
+ * and headers and connects the stream to the socket.
  * Backpressure is the socket's: no more than `maxBuffered` (at most 64 KiB) bytes wait in it; the
  * rest waits in the stream's backlog until it drains. A request that does not come from a Node
  * socket (`app.request`) gets the web stream.
@@ -37,7 +36,7 @@ export function socketEventStreams(maxBuffered: number): EventStreamTransport {
     const bindings = c.env as NodeBindings | undefined;
     if (!bindings?.outgoing) return web(c, reader);
     bindings[pending] = { reader, highWaterMark };
-    return new Response(null, { status: 200, headers: { ...sseHeaders, [marker]: '1' } });
+    return new Response(null, { status: 200, headers: sseHeaders });
   };
 }
 
@@ -46,23 +45,35 @@ export function withSocketStreams<Bindings extends object>(
   appFetch: (request: Request, bindings: Bindings) => Response | Promise<Response>,
 ): (request: Request, bindings: Bindings) => Promise<Response> {
   return async (request, received) => {
-    const response = await appFetch(request, received);
     const bindings = received as NodeBindings;
+    let response: Response;
+    try {
+      response = await appFetch(request, received);
+    } catch (error) {
+      bindings[pending]?.reader.cancel();
+      throw error;
+    }
     const stream = bindings[pending];
     if (!stream) return response;
     delete bindings[pending];
-    // Another response took the stream's place (an error after the handler): it never opens.
-    if (!response.headers.has(marker)) {
+    // Another response took the stream's place (an error after the handler; Hono carries the
+    // headers of a response on to the next, so it is told by its status and type): it never opens.
+    if (response.status !== 200 || response.headers.get('content-type') !== sseHeaders['content-type']) {
       stream.reader.cancel();
       return response;
     }
+    const outgoing = bindings.outgoing as ServerResponse;
+    // The client left while the app was answering: its `close` has been and gone.
+    if (outgoing.destroyed) {
+      stream.reader.cancel();
+      return RESPONSE_ALREADY_SENT;
+    }
     const headers: Record<string, string | string[]> = {};
     response.headers.forEach((value, name) => {
-      if (name !== marker && name !== 'set-cookie') headers[name] = value;
+      if (name !== 'set-cookie') headers[name] = value;
     });
     const cookies = response.headers.getSetCookie();
     if (cookies.length > 0) headers['set-cookie'] = cookies;
-    const outgoing = bindings.outgoing as ServerResponse;
     outgoing.writeHead(response.status, headers);
     connect(outgoing, stream.reader, stream.highWaterMark);
     return RESPONSE_ALREADY_SENT;

@@ -1,6 +1,8 @@
-import { request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import { request as httpRequest, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { type ServerType, serve } from '@hono/node-server';
+import { Hono } from 'hono';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createPrometheusMetrics } from '../../src/node/prometheus-metrics.js';
 import { socketEventStreams, withSocketStreams } from '../../src/node/socket-streams.js';
@@ -144,4 +146,82 @@ describe('event streams written to the socket (Node)', () => {
     expect(received.length).toBeLessThan(answer.length);
     expect(received.includes('event: done')).toBe(false);
   }, 30_000);
+});
+
+describe('a stream whose response does not leave (the Node wrapper)', () => {
+  /**
+   * Serves `app` (whose GET / answers with an event stream of a reader that records its calls)
+   * through `withSocketStreams`, requests it once, and gives the reader's calls at the moment the
+   * wrapper was done with the request.
+   */
+  async function callsOnceAnswered(
+    around: (app: Hono) => void,
+    wrapFetch: (fetch: Hono['fetch']) => Hono['fetch'] = (fetch) => fetch,
+  ) {
+    const calls: string[] = [];
+    const reader = { connect: () => calls.push('connect'), pull: () => {}, cancel: () => calls.push('cancel') };
+    const transport = socketEventStreams(4096);
+    const app = new Hono();
+    app.onError((_error, c) => c.text('failed', 500));
+    around(app);
+    app.get('/', (c) => transport(c, reader));
+    const wrapped = withSocketStreams(wrapFetch(app.fetch));
+    let answered!: (calls: string[]) => void;
+    const done = new Promise<string[]>((resolve) => (answered = resolve));
+    const port = await new Promise<number>((resolve) => {
+      server = serve(
+        {
+          fetch: async (request, bindings) => {
+            try {
+              return await wrapped(request, bindings);
+            } finally {
+              answered([...calls]);
+            }
+          },
+          hostname: '127.0.0.1',
+          port: 0,
+        },
+        (info) => resolve(info.port),
+      );
+    });
+    const status = fetch(`http://127.0.0.1:${port}/`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    return { calls: await done, status };
+  }
+
+  it('is left when an error answers in its place, which leaves as it is', async () => {
+    const { calls, status } = await callsOnceAnswered((app) =>
+      app.use(async (_c, next) => {
+        await next();
+        throw new Error('after the handler');
+      }),
+    );
+    expect(calls).toEqual(['cancel']);
+    expect(await status).toBe(500);
+  });
+
+  it('is left when the client went away before the answer could leave', async () => {
+    const { calls } = await callsOnceAnswered((app) =>
+      app.use(async (c, next) => {
+        await next();
+        const outgoing = (c.env as { outgoing: ServerResponse }).outgoing;
+        outgoing.socket?.destroy();
+        await once(outgoing, 'close');
+      }),
+    );
+    expect(calls).toEqual(['cancel']);
+  });
+
+  it('is left when the app fails altogether', async () => {
+    const { calls } = await callsOnceAnswered(
+      () => {},
+      (fetch) => async (request, env) => {
+        await fetch(request, env);
+        throw new Error('the app failed');
+      },
+    );
+    expect(calls).toEqual(['cancel']);
+  });
 });
