@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { TurnCoordinator } from '../chat/turn-coordinator.js';
 import { type Clock, systemClock } from '../clock.js';
 import { formatDuration } from '../config/duration.js';
@@ -171,6 +172,7 @@ export async function openRedisStore(options: OpenRedisStoreOptions): Promise<Re
     });
   const connection: RedisConnection = {
     send: (command) => bounded(client.sendCommand(command) as unknown as Promise<RedisReply>),
+    scriptHash: (source) => createHash('sha1').update(source).digest('hex'),
   };
 
   // The one connection that listens, for every channel this server follows.

@@ -15,6 +15,12 @@ export interface RedisConnection {
    * or answers with an error; never waits for Redis to come back.
    */
   send(command: readonly string[]): Promise<RedisReply>;
+  /**
+   * The SHA-1 of a script's source in hex, as `EVALSHA` names it, computed at once (Node's
+   * crypto). Absent, Web Crypto's digest computes it, off the thread: under load it can come after
+   * the script's first answer, which then waits for it.
+   */
+  scriptHash?(source: string): string;
 }
 
 /**
@@ -89,9 +95,10 @@ export function storeCommands(connection: RedisConnection) {
       if (hash === undefined) {
         // Sent now (the order of calls holds); answered once the hash is known too, so that the
         // next call, made after this one's answer, goes by its hash.
+        const computed = connection.scriptHash?.(source) ?? scriptHash(source);
         const [reply] = await Promise.all([
           send(action, ['EVAL', source, ...rest]),
-          scriptHash(source).then((computed) => hashes.set(source, computed)),
+          Promise.resolve(computed).then((known) => hashes.set(source, known)),
         ]);
         return reply;
       }
