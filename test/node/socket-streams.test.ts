@@ -113,6 +113,57 @@ describe('event streams written to the socket (Node)', () => {
     await vi.waitFor(async () => expect(await message()).toEqual({ status: 'idle', length: 12, end: 'first second' }));
   });
 
+  it('a follower with nothing to replay gets the headers at once, before the turn says more', async () => {
+    const { url } = await served();
+    const hold = createHold(1);
+    upstream.reply({ text: ['first ', 'second'], holds: [hold] });
+    const turn = await ask(url, 'go');
+    const reader = turn.body?.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    let seen = '';
+    while (!seen.includes('event: token')) seen += new TextDecoder().decode((await reader.read()).value);
+    await hold.reached;
+    const lastId = parseSse(seen).at(-1)?.id as string;
+    // Caught up with the turn: the response's headers come while the model still holds its answer.
+    const follower = await fetch(`${url}/events`, { headers: { 'last-event-id': lastId } });
+    expect(follower.status).toBe(200);
+    expect(follower.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    hold.release();
+    const rest = parseSse(await follower.text());
+    expect(rest.map((event) => event.event)).toEqual(['token', 'done']);
+    while (!(await reader.read()).done);
+  });
+
+  it('a client that reads late gets the whole answer once it reads: the socket draining sends the rest', async () => {
+    // The limit is above the answer: the frames wait behind a full socket, and go as it drains.
+    const { url, message } = await served(16 * 1024 * 1024);
+    const chunks = Array.from({ length: 400 }, (_, index) => `${String(index).padStart(5, '0')}${'y'.repeat(19_995)}`);
+    const answer = chunks.join('');
+    upstream.reply({ text: chunks, delayMs: 1 });
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.pause();
+    const body = JSON.stringify({ input: 'go', stream: true });
+    socket.write(
+      `POST /user_request HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+    );
+    await vi.waitFor(
+      async () => expect(await message()).toEqual({ status: 'idle', length: answer.length, end: answer.slice(-12) }),
+      { timeout: 20_000 },
+    );
+    // The turn is over; what the socket could not take waits in the stream. Reading now gets it all.
+    let received = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (received.endsWith('0\r\n\r\n')) socket.end();
+    });
+    socket.resume();
+    await once(socket, 'close');
+    expect(received.includes('event: done')).toBe(true);
+    const tokens = received.match(/"content":"[0-9y]+"/g)?.join('') ?? '';
+    expect(tokens.replace(/"content":"|"/g, '')).toBe(answer);
+  }, 30_000);
+
   it('a client that does not read is dropped once more than the limit waits for it; the turn goes on', async () => {
     // 256 KiB may wait: more than one upstream read brings, so only a socket that does not take
     // the frames makes them wait. The answer, 8 MB in 20 KB reads a millisecond apart, is more
